@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// The `agent-executor` command: `serve` runs the daemon, `submit` sends one snippet and follows it.
+import { ExecutorError, ERROR_CODES } from '../errors.js';
+import { EXIT_EXECUTOR, EXIT_USAGE } from './exit-code.js';
+import { serve } from './serve.js';
+import { submit } from './submit.js';
+
+const USAGE = `usage:
+  agent-executor serve [--redis-url URL] [--stream S] [--group G] [--consumer C] [--max-runs N]
+                       [--wall-ms N] [--cpu-ms N] [--output-bytes N] [--result-ttl-s N] [--log-level L]
+                       [--sandbox-user USER] [--allow-shared-user] ...   (every flag has an environment variable; see README)
+  agent-executor submit (-e CODE | FILE | -) [--runtime python|node|bash] [--stdin FILE]
+                       [--wall-ms N] [--cpu-ms N] [--output-bytes N] [--env K=V]... [--id ID] [--json]
+                       [--timeout-ms N] [--redis-url URL] [--stream S] [-- ARGS...]
+exit codes of submit: the snippet's own; 124 a budget ended it; 125 rejected or failed in the executor; 2 usage`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'submit':
+      return submit(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? EXIT_USAGE : 0;
+    default:
+      process.stderr.write(`agent-executor: unknown command ${JSON.stringify(command)}\n${USAGE}\n`);
+      return EXIT_USAGE;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const isUsage =
+      (err instanceof ExecutorError && err.code === ERROR_CODES.USAGE) ||
+      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    const isConfig = err instanceof ExecutorError;
+    process.stderr.write(`agent-executor: ${(err as Error).message}\n`);
+    process.exitCode = isUsage ? EXIT_USAGE : isConfig ? 1 : EXIT_EXECUTOR;
+  },
+);

@@ -1,0 +1,53 @@
+// `agent-executor serve`: run the daemon until it recycles, is stopped, or finds its sandbox dirty.
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { OPTIONS, flagName, type OptionName } from '../config/options.js';
+import { Executor } from '../daemon/executor.js';
+import { createLogger } from '../log.js';
+import { loadRuntimes } from '../runtimes/load.js';
+import { resolveSandboxIdentity } from '../sandbox/identity.js';
+
+/** Exit status when the sandbox could not be proven clean: the container must be replaced. */
+export const EXIT_DIRTY = 3;
+
+export async function serve(argv: string[]): Promise<number> {
+  const names = Object.keys(OPTIONS) as OptionName[];
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(
+      names.map((n) => [flagName(n), { type: n === 'allowSharedUser' ? ('boolean' as const) : ('string' as const) }]),
+    ),
+    strict: true,
+  });
+  const flags: Partial<Record<OptionName, string>> = {};
+  for (const n of names) {
+    const v = values[flagName(n)];
+    if (v !== undefined) flags[n] = v === true ? '1' : String(v);
+  }
+  const config = loadConfig(process.env, flags);
+  const logger = createLogger(config.logLevel);
+  const identity = resolveSandboxIdentity(config);
+  const runtimes = loadRuntimes(config.runtimesDir);
+  if (identity.mode === 'shared') {
+    logger.warn('snippets share the daemon\'s user (EXECUTOR_ALLOW_SHARED_USER): for local development only, not isolated');
+  }
+
+  const executor = new Executor({ config, runtimes, identity, logger });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals === 1) {
+      logger.info({ signal }, 'draining: no new tasks; finishing the run in hand');
+      void executor.close();
+    } else {
+      logger.warn({ signal }, 'second signal: aborting the run in hand');
+      void executor.abort();
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  await executor.start();
+  const reason = await executor.done();
+  return reason === 'dirty' ? EXIT_DIRTY : 0;
+}

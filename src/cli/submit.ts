@@ -1,0 +1,118 @@
+// `agent-executor submit`: enqueue one snippet, stream its output to our own stdout and stderr as
+// it arrives, and exit with its exit code (see exit-code.ts for the reserved codes).
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ExecutorClient } from '../client/client.js';
+import { usageError } from '../errors.js';
+import { loadRuntimes, runtimeForFile } from '../runtimes/load.js';
+import type { TaskInput } from '../task/schema.js';
+import { exitCodeFor } from './exit-code.js';
+
+export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      runtime: { type: 'string', short: 'r' },
+      eval: { type: 'string', short: 'e' },
+      stdin: { type: 'string' },
+      'wall-ms': { type: 'string' },
+      'cpu-ms': { type: 'string' },
+      'output-bytes': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      id: { type: 'string' },
+      env: { type: 'string', multiple: true },
+      'timeout-ms': { type: 'string' },
+      'redis-url': { type: 'string' },
+      stream: { type: 'string' },
+    },
+  });
+
+  const source = readCode(values.eval, positionals);
+  const runtime = values.runtime ?? inferRuntime(source.file);
+  const task: TaskInput = {
+    runtime,
+    code: source.code,
+    ...(values.id === undefined ? {} : { id: values.id }),
+    ...(source.args.length ? { args: source.args } : {}),
+    ...(values.stdin === undefined ? {} : { stdin: fs.readFileSync(values.stdin, 'utf8') }),
+    ...(values.env ? { env: parseEnv(values.env) } : {}),
+  };
+  const limits = {
+    ...optionalInt('wall-ms', values['wall-ms'], 'wallMs'),
+    ...optionalInt('cpu-ms', values['cpu-ms'], 'cpuMs'),
+    ...optionalInt('output-bytes', values['output-bytes'], 'outputBytes'),
+  };
+  if (Object.keys(limits).length) task.limits = limits;
+  const timeout = optionalInt('timeout-ms', values['timeout-ms'], 'timeoutMs');
+
+  const client = new ExecutorClient({
+    redis: values['redis-url'] ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    stream: values.stream ?? env.EXECUTOR_STREAM ?? undefined,
+  });
+  try {
+    let attempts = 0;
+    const submission = await client.submit(task, {
+      ...timeout,
+      onStarted: (e) => {
+        attempts += 1;
+        if (attempts > 1 && !values.json) process.stderr.write(`\n[agent-executor] attempt ${e.attempt} started; output above is from an earlier attempt\n`);
+      },
+      ...(values.json
+        ? {}
+        : { onStdout: (d: Buffer) => process.stdout.write(d), onStderr: (d: Buffer) => process.stderr.write(d) }),
+    });
+    const result = await submission.result;
+    if (values.json) process.stdout.write(`${JSON.stringify({ id: submission.id, ...result })}\n`);
+    else if (result.error !== undefined && result.status !== 'error') process.stderr.write(`[agent-executor] ${result.status}: ${result.error}\n`);
+    return exitCodeFor(result);
+  } finally {
+    await client.close();
+  }
+}
+
+interface Source {
+  code: string;
+  file: string | undefined;
+  args: string[];
+}
+
+function readCode(evalCode: string | undefined, positionals: string[]): Source {
+  if (evalCode !== undefined) return { code: evalCode, file: undefined, args: positionals };
+  const [file, ...args] = positionals;
+  if (file === undefined) throw usageError('no code given: pass -e CODE, a file path, or - for standard input');
+  if (file === '-') return { code: fs.readFileSync(0, 'utf8'), file: undefined, args };
+  try {
+    return { code: fs.readFileSync(file, 'utf8'), file, args };
+  } catch (err) {
+    throw usageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+function inferRuntime(file: string | undefined): string {
+  const runtime = file === undefined ? undefined : runtimeForFile(loadRuntimes(), file);
+  if (runtime === undefined) {
+    throw usageError(
+      file === undefined ? '--runtime is required with -e or standard input' : `cannot tell the runtime of ${file} from its extension; pass --runtime`,
+    );
+  }
+  return runtime;
+}
+
+function parseEnv(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw usageError(`--env ${JSON.stringify(pair)}: expected NAME=VALUE`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+function optionalInt<K extends string>(flag: string, raw: string | undefined, key: K): Partial<Record<K, number>> {
+  if (raw === undefined) return {};
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw usageError(`--${flag} must be a positive whole number, got ${JSON.stringify(raw)}`);
+  return { [key]: n } as Partial<Record<K, number>>;
+}

@@ -1,0 +1,59 @@
+// The controller side, for TypeScript: submit a task, receive stdout and stderr as callbacks or
+// an async iterator, await the result. Anything else can speak the same wire format with a plain
+// Redis client (see README).
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { DEFAULT_STREAM, TASK_FIELD } from '../protocol/keys.js';
+import { taskSchema, type Task, type TaskInput } from '../task/schema.js';
+import { usageError } from '../errors.js';
+import { Submission, type FollowOptions } from './follow.js';
+
+export interface ClientOptions {
+  /** A Redis URL or a connected ioredis client (it is duplicated for blocking reads). */
+  redis?: string | Redis;
+  /** The task stream; default `executor:tasks`. */
+  stream?: string;
+}
+
+export class ExecutorClient {
+  private readonly redis: Redis;
+  private readonly ownsConnection: boolean;
+  private readonly stream: string;
+
+  constructor(options: ClientOptions = {}) {
+    if (typeof options.redis === 'object') {
+      this.redis = options.redis;
+      this.ownsConnection = false;
+    } else {
+      this.redis = new Redis(options.redis ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
+      this.ownsConnection = true;
+    }
+    this.stream = options.stream ?? DEFAULT_STREAM;
+  }
+
+  /** Validate and enqueue a task (an id is generated when missing), then follow it. */
+  async submit(input: TaskInput, options: FollowOptions = {}): Promise<Submission> {
+    const task = this.validate(input);
+    // Follow before enqueueing is not needed: the results stream is read from its first entry.
+    await this.redis.xadd(this.stream, '*', TASK_FIELD, JSON.stringify(task));
+    return this.follow(task.id, options);
+  }
+
+  /** Follow the results of a task submitted earlier (or by someone else). */
+  follow(id: string, options: FollowOptions = {}): Submission {
+    return new Submission(id, this.redis.duplicate(), options);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsConnection) await this.redis.quit();
+  }
+
+  private validate(input: TaskInput): Task {
+    const parsed = taskSchema.safeParse({ ...input, id: input.id ?? randomUUID() });
+    if (!parsed.success) {
+      const why = parsed.error.issues.map((i) => `${i.path.join('.') || 'task'}: ${i.message}`).join('; ');
+      throw usageError(`invalid task: ${why}`);
+    }
+    return parsed.data;
+  }
+}

@@ -1,0 +1,100 @@
+// Follow one task's results stream from its first entry to its `exit`, on a connection of its
+// own (the read blocks). Events are handed to callbacks and to an async iterator as they arrive.
+import type { Redis } from 'ioredis';
+import { ERROR_CODES, ExecutorError } from '../errors.js';
+import { resultsKey } from '../protocol/keys.js';
+import type { ExitResult, ResultEvent, StartedEvent } from '../protocol/result.js';
+import { decodeEntry } from './events.js';
+
+export interface FollowOptions {
+  onStdout?: (data: Buffer) => void;
+  onStderr?: (data: Buffer) => void;
+  /** Called at the start of every attempt; output of an earlier attempt should be discarded. */
+  onStarted?: (event: StartedEvent) => void;
+  /** Give up (rejecting `result`) when no exit arrived within this many ms; none by default. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+const BLOCK_MS = 1000;
+type StreamReply = [Buffer, [Buffer, Buffer[]][]][] | null;
+
+export class Submission implements AsyncIterable<ResultEvent> {
+  readonly result: Promise<ExitResult>;
+  private readonly queue: ResultEvent[] = [];
+  private waiting: (() => void) | undefined;
+  private finished = false;
+  private failure: unknown;
+
+  constructor(
+    readonly id: string,
+    connection: Redis,
+    options: FollowOptions = {},
+  ) {
+    this.result = this.follow(connection, options);
+    // The caller may only iterate; a failure is still reported there, never unhandled.
+    this.result.catch(() => undefined);
+  }
+
+  /**
+   * Events in order, from the first. Events are buffered until iterated (a run's output is capped
+   * by the executor, so the buffer is bounded); iterate once.
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<ResultEvent> {
+    for (;;) {
+      const next = this.queue.shift();
+      if (next !== undefined) {
+        yield next;
+        continue;
+      }
+      if (this.finished) {
+        if (this.failure !== undefined) throw this.failure;
+        return;
+      }
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+    }
+  }
+
+  private push(event: ResultEvent): void {
+    this.queue.push(event);
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.();
+  }
+
+  private async follow(redis: Redis, o: FollowOptions): Promise<ExitResult> {
+    const key = resultsKey(this.id);
+    const deadline = o.timeoutMs === undefined ? Infinity : Date.now() + o.timeoutMs;
+    let lastId = '0-0';
+    try {
+      for (;;) {
+        if (o.signal?.aborted) throw new ExecutorError(ERROR_CODES.CLIENT_CLOSED, `stopped following task ${this.id}`);
+        const left = deadline - Date.now();
+        if (left <= 0) throw new ExecutorError(ERROR_CODES.CLIENT_TIMEOUT, `no result for task ${this.id} within ${o.timeoutMs} ms`);
+        const block = Math.max(1, Math.min(BLOCK_MS, left));
+        const reply = (await redis.xreadBuffer('COUNT', 1000, 'BLOCK', block, 'STREAMS', key, lastId)) as StreamReply;
+        for (const [entryId, fields] of reply?.[0]?.[1] ?? []) {
+          lastId = entryId.toString();
+          const event = decodeEntry(fields);
+          if (!event) continue;
+          if (event.type === 'started') o.onStarted?.(event);
+          else if (event.type === 'stdout') o.onStdout?.(event.data);
+          else if (event.type === 'stderr') o.onStderr?.(event.data);
+          this.push(event);
+          if (event.type === 'exit') return event.result;
+        }
+      }
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    } finally {
+      this.finished = true;
+      this.wake();
+      redis.disconnect();
+    }
+  }
+}

@@ -1,0 +1,57 @@
+// Every setting of `agent-executor serve`: its environment variable, its flag, its schema and its
+// default. This table is the one place a setting is defined; the README's configuration table
+// mirrors it.
+import os from 'node:os';
+import { z } from 'zod';
+import { DEFAULT_GROUP, DEFAULT_STREAM } from '../protocol/keys.js';
+import { DEFAULT_RUNTIMES_DIR } from '../runtimes/load.js';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const flag = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no'])
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+const redisUrl = z
+  .string()
+  .url()
+  .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://');
+const name = z.string().min(1).max(200);
+
+export const OPTIONS = {
+  redisUrl: { env: 'REDIS_URL', schema: redisUrl, default: 'redis://127.0.0.1:6379' },
+  stream: { env: 'EXECUTOR_STREAM', schema: name, default: DEFAULT_STREAM },
+  group: { env: 'EXECUTOR_GROUP', schema: name, default: DEFAULT_GROUP },
+  consumer: { env: 'EXECUTOR_CONSUMER', schema: name, default: `${os.hostname()}-${process.pid}` },
+  maxRuns: { env: 'EXECUTOR_MAX_RUNS', schema: int(1, 1_000_000), default: '100' },
+  wallMs: { env: 'EXECUTOR_WALL_MS', schema: int(100, 86_400_000), default: '30000' },
+  cpuMs: { env: 'EXECUTOR_CPU_MS', schema: int(100, 86_400_000), default: '10000' },
+  outputBytes: { env: 'EXECUTOR_OUTPUT_BYTES', schema: int(1, 1024 ** 3), default: '1048576' },
+  resultTtlS: { env: 'EXECUTOR_RESULT_TTL_S', schema: int(1, 365 * 86_400), default: '3600' },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+    default: 'info',
+  },
+  sandboxUser: { env: 'EXECUTOR_SANDBOX_USER', schema: name, default: 'nobody' },
+  allowSharedUser: { env: 'EXECUTOR_ALLOW_SHARED_USER', schema: flag, default: '0' },
+  runtimesDir: { env: 'EXECUTOR_RUNTIMES_DIR', schema: z.string().min(1), default: DEFAULT_RUNTIMES_DIR },
+  workDir: { env: 'EXECUTOR_WORK_DIR', schema: z.string().min(1), default: os.tmpdir() },
+  sandboxPath: {
+    env: 'EXECUTOR_SANDBOX_PATH',
+    schema: z.string().min(1),
+    default: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  },
+  killGraceMs: { env: 'EXECUTOR_KILL_GRACE_MS', schema: int(0, 10_000), default: '200' },
+  cpuSampleMs: { env: 'EXECUTOR_CPU_SAMPLE_MS', schema: int(5, 1000), default: '50' },
+  blockMs: { env: 'EXECUTOR_BLOCK_MS', schema: int(10, 60_000), default: '5000' },
+} as const;
+
+export type OptionName = keyof typeof OPTIONS;
+
+export type Config = Readonly<{
+  [K in OptionName]: z.output<(typeof OPTIONS)[K]['schema']>;
+}>;
+
+/** Flag spelling of an option: `maxRuns` -> `--max-runs`. */
+export function flagName(option: OptionName): string {
+  return option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

@@ -1,0 +1,190 @@
+// The executor: a loop that takes one task at a time from the stream, runs it, writes its result
+// and acknowledges it, until it has done EXECUTOR_MAX_RUNS runs (then it exits on purpose, so the
+// pod is replaced with a clean one) or is told to stop.
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/options.js';
+import type { Logger } from '../log.js';
+import { notRunResult, type EffectiveLimits } from '../protocol/result.js';
+import { connectRedis } from '../queue/connection.js';
+import { TaskConsumer, type StreamTask } from '../queue/consumer.js';
+import { ResultsWriter } from '../queue/results-writer.js';
+import { effectiveLimits } from '../run/limits.js';
+import { executeRun, type RunReport } from '../run/run.js';
+import type { RuntimeRegistry } from '../runtimes/load.js';
+import type { SandboxIdentity } from '../sandbox/identity.js';
+import { parseTask } from '../task/parse.js';
+
+/** Why the executor stopped: every reason but `dirty` is a clean exit. */
+export type StopReason = 'recycled' | 'stopped' | 'dirty';
+
+export interface ExecutorDeps {
+  config: Config;
+  runtimes: RuntimeRegistry;
+  identity: SandboxIdentity;
+  logger: Logger;
+}
+
+const READ_ERROR_BACKOFF_MS = 1000;
+
+export class Executor {
+  private readonly control: Redis;
+  private readonly blocking: Redis;
+  private readonly consumer: TaskConsumer;
+  private readonly maxima: EffectiveLimits;
+  private readonly forced = new AbortController();
+  private stopping = false;
+  private runsDone = 0;
+  private loop: Promise<StopReason> | undefined;
+  private closing: Promise<StopReason> | undefined;
+
+  constructor(private readonly deps: ExecutorDeps) {
+    const { config, logger } = deps;
+    this.control = connectRedis(config.redisUrl, `${config.consumer}:control`, logger);
+    this.blocking = connectRedis(config.redisUrl, `${config.consumer}:read`, logger);
+    this.consumer = new TaskConsumer(this.blocking, this.control, config);
+    this.maxima = { wallMs: config.wallMs, cpuMs: config.cpuMs, outputBytes: config.outputBytes };
+  }
+
+  /** Connect, create the consumer group if missing, and start taking tasks. */
+  async start(): Promise<void> {
+    await this.consumer.start();
+    const { config, identity, runtimes } = this.deps;
+    this.deps.logger.info(
+      {
+        stream: config.stream,
+        group: config.group,
+        consumer: config.consumer,
+        maxRuns: config.maxRuns,
+        limits: this.maxima,
+        sandboxUser: identity.name,
+        sandboxUid: identity.uid,
+        userMode: identity.mode,
+        runtimes: [...runtimes.keys()],
+      },
+      'executor started',
+    );
+    this.loop = this.runLoop();
+  }
+
+  /** Resolves when the executor has stopped, with the reason. */
+  done(): Promise<StopReason> {
+    if (!this.loop) throw new Error('executor not started');
+    return this.loop;
+  }
+
+  /** Drain: stop taking tasks, finish the run in hand (bounded by its budget), disconnect. Idempotent. */
+  close(): Promise<StopReason> {
+    this.closing ??= (async () => {
+      this.stopping = true;
+      await this.consumer.interrupt();
+      return this.loop ?? 'stopped';
+    })();
+    return this.closing;
+  }
+
+  /** Forced stop: end the run in hand now (it is reported as internal_error), then close. */
+  abort(): Promise<StopReason> {
+    this.forced.abort();
+    return this.close();
+  }
+
+  get runs(): number {
+    return this.runsDone;
+  }
+
+  private async runLoop(): Promise<StopReason> {
+    const log = this.deps.logger;
+    let reason: StopReason = 'stopped';
+    try {
+      while (!this.stopping) {
+        if (this.runsDone >= this.deps.config.maxRuns) {
+          reason = 'recycled';
+          break;
+        }
+        let entry: StreamTask | null;
+        try {
+          entry = await this.consumer.read();
+        } catch (err) {
+          // A background loop logs and keeps going; it never throws out.
+          log.error({ err }, 'reading the task stream failed; retrying');
+          await new Promise((r) => setTimeout(r, READ_ERROR_BACKOFF_MS));
+          continue;
+        }
+        if (entry === null) continue;
+        try {
+          if (await this.handle(entry)) {
+            reason = 'dirty';
+            break;
+          }
+        } catch (err) {
+          // Most likely Redis went away mid-task. The entry is not acknowledged, so it stays
+          // pending in the group and is not lost.
+          log.error({ err, entryId: entry.entryId }, 'handling a task failed; it was not acknowledged');
+        }
+      }
+    } finally {
+      this.stopping = true;
+      await Promise.allSettled([this.control.quit(), this.blocking.quit()]);
+    }
+    log.info({ reason, runs: this.runsDone }, reason === 'recycled' ? 'recycling: run budget used up' : 'executor stopped');
+    return reason;
+  }
+
+  /** Handle one entry; returns true when the sandbox is dirty and the executor must stop. */
+  private async handle(entry: StreamTask): Promise<boolean> {
+    const { config, runtimes, identity, logger } = this.deps;
+    const parsed = parseTask(entry.raw, [...runtimes.keys()]);
+    if (!parsed.ok) {
+      logger.warn({ entryId: entry.entryId, taskId: parsed.id, error: parsed.error }, 'task rejected');
+      if (parsed.id !== undefined) {
+        await new ResultsWriter(this.control, parsed.id, config.resultTtlS).exit(notRunResult('rejected', parsed.error));
+      }
+      await this.consumer.ack(entry.entryId);
+      return false;
+    }
+
+    const { task } = parsed;
+    const attempt = entry.deliveries;
+    const log = logger.child({ taskId: task.id, attempt, runtime: task.runtime });
+    const limits = effectiveLimits(this.maxima, task.limits);
+    const writer = new ResultsWriter(this.control, task.id, config.resultTtlS);
+    this.runsDone += 1;
+    await writer.started(config.consumer, attempt, limits);
+    log.info({ limits, runsLeft: config.maxRuns - this.runsDone }, 'run started');
+
+    let report: RunReport;
+    let dirty = false;
+    try {
+      report = await executeRun(
+        { task, profile: runtimes.get(task.runtime)!, limits },
+        {
+          identity,
+          workDir: config.workDir,
+          sandboxPath: config.sandboxPath,
+          killGraceMs: config.killGraceMs,
+          cpuSampleMs: config.cpuSampleMs,
+          logger: log,
+        },
+        { output: (kind, data) => writer.output(kind, data), signal: this.forced.signal },
+      );
+    } catch (err) {
+      // The run's own set-up or clean-up failed: nothing proves the sandbox is clean.
+      log.error({ err }, 'run failed inside the executor');
+      report = { result: notRunResult('internal_error', `executor failure: ${(err as Error).message}`) };
+      dirty = true;
+    }
+    if (report.sweepFailure !== undefined) {
+      log.error({ sweepFailure: report.sweepFailure }, 'sandbox is dirty after the run');
+      report.result.error ??= report.sweepFailure;
+      dirty = true;
+    }
+    await writer.exit(report.result);
+    await this.consumer.ack(entry.entryId);
+    const r = report.result;
+    log.info(
+      { status: r.status, exitCode: r.exitCode, signal: r.signal, wallMs: r.wallMs, cpuMs: r.cpuMs, truncated: r.truncated },
+      'run finished',
+    );
+    return dirty;
+  }
+}

@@ -1,0 +1,36 @@
+// Errors of the executor itself (never of user code: a snippet's failure is a result, not an
+// exception). One base class, a stable `code` for each kind, the original kept as `cause`, and
+// every code listed here so that each is findable with grep.
+
+export const ERROR_CODES = {
+  CONFIG_INVALID: 'EXEC_ERR_CONFIG_INVALID',
+  RUNTIMES_INVALID: 'EXEC_ERR_RUNTIMES_INVALID',
+  SANDBOX_USER: 'EXEC_ERR_SANDBOX_USER',
+  SPAWN_FAILED: 'EXEC_ERR_SPAWN_FAILED',
+  WORKSPACE: 'EXEC_ERR_WORKSPACE',
+  SWEEP_FAILED: 'EXEC_ERR_SWEEP_FAILED',
+  REDIS: 'EXEC_ERR_REDIS',
+  CLIENT_TIMEOUT: 'EXEC_ERR_CLIENT_TIMEOUT',
+  CLIENT_CLOSED: 'EXEC_ERR_CLIENT_CLOSED',
+  USAGE: 'EXEC_ERR_USAGE',
+} as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+export class ExecutorError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ExecutorError';
+    this.code = code;
+  }
+}
+
+export function configError(message: string): ExecutorError {
+  return new ExecutorError(ERROR_CODES.CONFIG_INVALID, message);
+}
+
+export function usageError(message: string): ExecutorError {
+  return new ExecutorError(ERROR_CODES.USAGE, message);
+}

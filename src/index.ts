@@ -1,0 +1,13 @@
+// Public API of the package: the controller-side client, the wire format's types, and the
+// daemon's building blocks for programs that embed it.
+export { ExecutorClient, type ClientOptions } from './client/client.js';
+export { Submission, type FollowOptions } from './client/follow.js';
+export { resultsKey, DEFAULT_STREAM, DEFAULT_GROUP, TASK_FIELD } from './protocol/keys.js';
+export type { ExitResult, ResultEvent, StartedEvent, OutputEvent, ExitEvent, RunStatus, EffectiveLimits } from './protocol/result.js';
+export { RUN_STATUSES } from './protocol/result.js';
+export type { Task, TaskInput } from './task/schema.js';
+export { ExecutorError, ERROR_CODES, type ErrorCode } from './errors.js';
+export { Executor, type StopReason } from './daemon/executor.js';
+export { loadConfig } from './config/load.js';
+export type { Config } from './config/options.js';
+export { loadRuntimes } from './runtimes/load.js';

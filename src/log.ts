@@ -1,0 +1,15 @@
+// Structured logs (pino). The daemon logs to stdout, one JSON object per line; each run logs
+// through a child logger bound to its task id.
+import { destination as pinoDestination, pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export function createLogger(level: string, destination: NodeJS.WritableStream | number = 1): Logger {
+  return pino(
+    { level, base: { service: 'agent-executor' } },
+    typeof destination === 'number' ? pinoDestination({ dest: destination, sync: true }) : destination,
+  );
+}
+
+/** A logger that drops everything, for library callers who did not pass one. */
+export const silentLogger: Logger = pino({ level: 'silent' });

@@ -1,0 +1,50 @@
+// How a run ended, turned into the wire format's exit result. The first reason to end a run wins;
+// a run that ended on its own is judged by its exit code and signal.
+import type { EffectiveLimits, ExitResult, RunStatus } from '../protocol/result.js';
+
+export type TerminationReason = 'timeout' | 'cpu_limit' | 'output_limit' | 'aborted';
+
+export interface RunFacts {
+  reason: TerminationReason | undefined;
+  exitCode: number | null;
+  signal: string | null;
+  wallMs: number;
+  cpuMs: number;
+  stdoutBytes: number;
+  stderrBytes: number;
+  truncated: boolean;
+  limits: EffectiveLimits;
+  /** Set when the output could not be delivered. */
+  deliveryError?: string;
+}
+
+export function toExitResult(f: RunFacts): ExitResult {
+  const { status, error } = statusOf(f);
+  return {
+    status,
+    exitCode: f.exitCode,
+    signal: f.signal,
+    wallMs: Math.round(f.wallMs),
+    cpuMs: Math.round(f.cpuMs),
+    stdoutBytes: f.stdoutBytes,
+    stderrBytes: f.stderrBytes,
+    truncated: f.truncated,
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
+function statusOf(f: RunFacts): { status: RunStatus; error?: string } {
+  if (f.deliveryError !== undefined) return { status: 'internal_error', error: `output delivery failed: ${f.deliveryError}` };
+  switch (f.reason) {
+    case 'timeout':
+      return { status: 'timeout', error: `wall-clock budget of ${f.limits.wallMs} ms exceeded` };
+    case 'cpu_limit':
+      return { status: 'cpu_limit', error: `CPU budget of ${f.limits.cpuMs} ms exceeded (whole process tree)` };
+    case 'output_limit':
+      return { status: 'output_limit', error: `output cap of ${f.limits.outputBytes} bytes reached; the rest was discarded` };
+    case 'aborted':
+      return { status: 'internal_error', error: 'the executor was shut down during the run' };
+    case undefined:
+      return f.exitCode === 0 ? { status: 'ok' } : { status: 'error' };
+  }
+}

@@ -1,0 +1,54 @@
+// Which processes belong to a run. With a dedicated sandbox user that is simply every process of
+// that uid: setsid, double forks and re-parenting cannot hide a process from it. When snippets
+// share the daemon's user (development only) the best available answer is the process tree,
+// session and group of the run's first process, remembered across scans.
+import type { SandboxIdentity } from '../sandbox/identity.js';
+import { readProcTable, type ProcInfo } from './proc-table.js';
+
+export interface ProcessScope {
+  /** Live (non-zombie) processes of the run right now. */
+  members(): Promise<ProcInfo[]>;
+  /** Send a signal to every live member; returns how many were signalled. */
+  signal(signal: NodeJS.Signals): Promise<number>;
+}
+
+export function createProcessScope(identity: SandboxIdentity, rootPid: number): ProcessScope {
+  const known = new Set<number>([rootPid]);
+  const isMember =
+    identity.mode === 'dedicated'
+      ? () => true
+      : (p: ProcInfo) => (known.has(p.pid) || known.has(p.ppid) || p.sid === rootPid || p.pgid === rootPid);
+
+  async function members(): Promise<ProcInfo[]> {
+    const table = await readProcTable(identity.uid);
+    const found: ProcInfo[] = [];
+    // Repeat until stable so that grandchildren of newly found children are found in one call.
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const p of table) {
+        if (p.pid === process.pid || found.includes(p) || !isMember(p)) continue;
+        found.push(p);
+        if (!known.has(p.pid)) {
+          known.add(p.pid);
+          changed = identity.mode === 'shared';
+        }
+      }
+    }
+    return found.filter((p) => p.state !== 'Z');
+  }
+
+  return {
+    members,
+    async signal(signal) {
+      const live = await members();
+      for (const p of live) {
+        try {
+          process.kill(p.pid, signal);
+        } catch {
+          // already gone
+        }
+      }
+      return live.length;
+    },
+  };
+}

@@ -1,0 +1,60 @@
+// Ending a run's processes. Escalation is SIGTERM to the whole tree, a short grace, then SIGKILL
+// to everything still in the run's scope — because a process group or a tree can be escaped
+// (setsid, double fork), the last step goes by scope (the sandbox uid), not by tree.
+import { promisify } from 'node:util';
+import treeKill from 'tree-kill';
+import type { ProcessScope } from './process-scope.js';
+
+const treeKillAsync = promisify(treeKill) as (pid: number, signal: string) => Promise<void>;
+const POLL_MS = 10;
+const SWEEP_DEADLINE_MS = 3000;
+
+/** SIGTERM the tree and the scope, wait up to `graceMs` for them to go, then sweep. */
+export async function terminateRun(scope: ProcessScope, rootPid: number, graceMs: number): Promise<ProcessScopeLeft> {
+  // The scope is signalled from one /proc scan; tree-kill walks the tree with `ps`, slower but
+  // independent of how the scope is defined, so it runs alongside instead of first.
+  // The first process leads its own session and group: one kill() reaches the group at once.
+  signalGroup(rootPid, 'SIGTERM');
+  const tree = treeKillAsync(rootPid, 'SIGTERM').catch(() => undefined);
+  await scope.signal('SIGTERM');
+  // A stopped process only acts on SIGTERM once continued.
+  await scope.signal('SIGCONT');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && (await scope.members()).length > 0) await sleep(POLL_MS);
+  await tree;
+  return sweep(scope);
+}
+
+export interface ProcessScopeLeft {
+  /** Processes still alive after the sweep gave up (empty when the sweep succeeded). */
+  survivors: number[];
+}
+
+/**
+ * SIGKILL everything in scope until nothing is left. Stopping first freezes a fork bomb so that
+ * the kill does not race against new children; repeating catches what was forked in between.
+ */
+export async function sweep(scope: ProcessScope): Promise<ProcessScopeLeft> {
+  const deadline = Date.now() + SWEEP_DEADLINE_MS;
+  for (;;) {
+    await scope.signal('SIGSTOP');
+    const killed = await scope.signal('SIGKILL');
+    const left = await scope.members();
+    if (killed === 0 && left.length === 0) return { survivors: [] };
+    if (left.length === 0) continue; // one more pass to be sure nothing was forked in between
+    if (Date.now() > deadline) return { survivors: left.map((p) => p.pid) };
+    await sleep(POLL_MS);
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

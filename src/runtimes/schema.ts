@@ -1,0 +1,28 @@
+// How a runtime is run, as data: the files under runtime-profiles/runtimes/ follow this schema,
+// so an image can add a runtime by dropping in a file, with no change to src/.
+import { z } from 'zod';
+
+export const FILE_PLACEHOLDER = '{file}';
+
+export const runtimeProfileSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'name must match [a-z][a-z0-9_-]{0,31}'),
+    description: z.string().optional(),
+    /** File name the code is written to inside the scratch directory. */
+    file: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, 'file must be a plain file name')
+      .refine((f) => f !== '.' && f !== '..', 'file must be a plain file name'),
+    /** argv; `{file}` is replaced by the code file's path; the task's args are appended. */
+    command: z.array(z.string().min(1)).min(1),
+    /** File extensions `agent-executor submit` maps to this runtime. */
+    extensions: z.array(z.string().regex(/^\.[A-Za-z0-9]+$/)).default([]),
+    /** Environment the runtime always gets (the task's env is applied on top). */
+    env: z.record(z.string()).default({}),
+  })
+  .refine((p) => p.command.includes(FILE_PLACEHOLDER), {
+    message: `command must contain ${FILE_PLACEHOLDER}`,
+    path: ['command'],
+  });
+
+export type RuntimeProfile = z.output<typeof runtimeProfileSchema>;

@@ -1,0 +1,40 @@
+// The task message, checked at the queue edge. Unknown fields are dropped rather than refused so
+// that controllers written against a newer version of the wire format still get their tasks run.
+import { z } from 'zod';
+
+export const TASK_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+const MAX_CODE_BYTES = 4 * 1024 * 1024;
+const noNul = (what: string) => z.string().refine((s) => !s.includes('\0'), `${what} must not contain NUL bytes`);
+
+export const taskIdSchema = z
+  .string({ required_error: 'id is required', invalid_type_error: 'id must be a string' })
+  .regex(TASK_ID_PATTERN, 'id must be 1-128 characters of [A-Za-z0-9._:-]');
+
+const positiveInt = z.number().int().positive();
+
+export const taskSchema = z.object({
+  id: taskIdSchema,
+  runtime: z.string({ required_error: 'runtime is required' }).min(1),
+  code: z
+    .string({ required_error: 'code is required', invalid_type_error: 'code must be a string' })
+    .refine((c) => Buffer.byteLength(c) <= MAX_CODE_BYTES, `code must be at most ${MAX_CODE_BYTES} bytes`),
+  stdin: z.string().optional(),
+  args: z.array(noNul('args')).max(1024).optional(),
+  env: z
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names must match [A-Za-z_][A-Za-z0-9_]*'),
+      noNul('env values'),
+    )
+    .optional(),
+  limits: z
+    .object({
+      wallMs: positiveInt.optional(),
+      cpuMs: positiveInt.optional(),
+      outputBytes: positiveInt.optional(),
+    })
+    .optional(),
+});
+
+export type Task = z.output<typeof taskSchema>;
+/** What a caller may submit: a task whose id the client may fill in. */
+export type TaskInput = Omit<Task, 'id'> & { id?: string };
