@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+
+describe('loadConfig', () => {
+  it('uses the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(c.stream).toBe('executor:tasks');
+    expect(c.group).toBe('executors');
+    expect(c.consumer).toMatch(/-\d+$/);
+    expect(c.maxRuns).toBe(100);
+    expect(c.wallMs).toBe(30_000);
+    expect(c.cpuMs).toBe(10_000);
+    expect(c.outputBytes).toBe(1_048_576);
+    expect(c.resultTtlS).toBe(3600);
+    expect(c.logLevel).toBe('info');
+    expect(c.sandboxUser).toBe('nobody');
+    expect(c.allowSharedUser).toBe(false);
+  });
+
+  it('reads the environment and lets flags override it', () => {
+    const c = loadConfig(
+      { EXECUTOR_MAX_RUNS: '7', EXECUTOR_WALL_MS: '1500', EXECUTOR_STREAM: 'env-stream', EXECUTOR_ALLOW_SHARED_USER: '1' },
+      { stream: 'flag-stream' },
+    );
+    expect(c.maxRuns).toBe(7);
+    expect(c.wallMs).toBe(1500);
+    expect(c.stream).toBe('flag-stream');
+    expect(c.allowSharedUser).toBe(true);
+  });
+
+  it('is frozen', () => {
+    expect(Object.isFrozen(loadConfig({}))).toBe(true);
+  });
+
+  it.each([
+    ['EXECUTOR_MAX_RUNS', 'ten'],
+    ['EXECUTOR_MAX_RUNS', '0'],
+    ['EXECUTOR_WALL_MS', '-5'],
+    ['EXECUTOR_CPU_MS', '1.5'],
+    ['EXECUTOR_OUTPUT_BYTES', 'lots'],
+    ['EXECUTOR_RESULT_TTL_S', '0'],
+    ['REDIS_URL', 'http://localhost:6379'],
+    ['LOG_LEVEL', 'chatty'],
+    ['EXECUTOR_ALLOW_SHARED_USER', 'maybe'],
+  ])('rejects %s=%s with a message naming the variable and the value', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}="${value.replace('.', '\\.')}" is invalid`));
+  });
+
+  it('names the flag when the bad value came from a flag', () => {
+    expect(() => loadConfig({}, { maxRuns: 'x' })).toThrow(/^--max-runs="x" is invalid/);
+  });
+});

@@ -1,0 +1,89 @@
+// Run `agent-executor serve` as a real child process (the built bin), with its logs parsed so
+// tests can wait on lifecycle events instead of sleeping.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
+
+export interface LogLine {
+  msg?: string;
+  [key: string]: unknown;
+}
+
+export class DaemonProcess {
+  readonly logs: LogLine[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: ChildProcess;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(env: Record<string, string>, args: string[] = [], spawnOptions: { uid?: number; gid?: number } = {}) {
+    this.child = spawn(process.execPath, [BIN, 'serve', ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...spawnOptions,
+    });
+    readline.createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      try {
+        this.logs.push(JSON.parse(line) as LogLine);
+      } catch {
+        this.logs.push({ msg: line });
+      }
+      this.notify();
+    });
+    readline.createInterface({ input: this.child.stderr! }).on('line', (line) => {
+      this.stderr.push(line);
+      this.notify();
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    void this.exited.then(() => this.notify());
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Wait for a log line with this msg (and matching fields); fails after timeoutMs. */
+  waitForLog(msg: string, match: (l: LogLine) => boolean = () => true, timeoutMs = 15_000): Promise<LogLine> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const hit = this.logs.find((l) => l.msg === msg && match(l));
+        if (hit) {
+          done();
+          resolve(hit);
+        } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          done();
+          reject(new Error(`daemon exited before logging "${msg}"; stderr: ${this.stderr.join('\n')}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no "${msg}" log within ${timeoutMs} ms; logs: ${JSON.stringify(this.logs.map((l) => l.msg))}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+      };
+      this.listeners.add(check);
+      check();
+    });
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  /** Stop it if still running and wait for the exit (bounded). */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+  }
+
+  private notify(): void {
+    for (const l of [...this.listeners]) l();
+  }
+}
