@@ -1,6 +1,8 @@
 // Run `agent-executor serve` as a real child process (the built bin), with its logs parsed so
 // tests can wait on lifecycle events instead of sleeping.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +22,8 @@ export class DaemonProcess {
   private readonly listeners = new Set<() => void>();
 
   constructor(env: Record<string, string>, args: string[] = [], spawnOptions: { uid?: number; gid?: number } = {}) {
-    this.child = spawn(process.execPath, [BIN, 'serve', ...args], {
+    const bin = spawnOptions.uid === undefined ? BIN : binReadableByOthers();
+    this.child = spawn(process.execPath, [bin, 'serve', ...args], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       ...spawnOptions,
@@ -85,5 +88,31 @@ export class DaemonProcess {
 
   private notify(): void {
     for (const l of [...this.listeners]) l();
+  }
+}
+
+/**
+ * The bin, at a path another user can read. A checkout under a private folder (such as /root) is
+ * not readable by an unprivileged uid, so the built package is copied to a world-readable
+ * temporary folder for tests that start the daemon as such a uid.
+ */
+export function binReadableByOthers(): string {
+  const root = path.resolve(path.dirname(BIN), '../..');
+  if (readableByOthers(BIN)) return BIN;
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-executor-copy-'));
+  fs.chmodSync(copy, 0o755);
+  for (const part of ['package.json', 'dist', 'runtime-profiles', 'node_modules']) {
+    fs.cpSync(path.join(root, part), path.join(copy, part), { recursive: true });
+  }
+  execFileSync('chmod', ['-R', 'o+rX', copy]);
+  return path.join(copy, 'dist/cli/main.js');
+}
+
+function readableByOthers(file: string): boolean {
+  for (let p = file; ; p = path.dirname(p)) {
+    const mode = fs.statSync(p).mode;
+    const needed = p === file ? 0o004 : 0o001;
+    if ((mode & needed) === 0) return false;
+    if (p === path.dirname(p)) return true;
   }
 }

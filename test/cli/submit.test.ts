@@ -1,0 +1,95 @@
+// `agent-executor submit` as a real process: output passed through, exit codes as the contract says.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BIN } from '../helpers/daemon.js';
+import { needsRoot, redisUrl } from '../helpers/env.js';
+import { useSharedDaemon } from '../helpers/shared-daemon.js';
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe.skipIf(needsRoot.skip)(`agent-executor submit ${needsRoot.reason}`, () => {
+  const { stream } = useSharedDaemon(3);
+
+  function submit(args: string[], input?: string): Promise<Ran> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, 'submit', '--redis-url', redisUrl(), '--stream', stream, ...args], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`submit ${args.join(' ')} did not finish; stderr: ${stderr}`));
+      }, 20_000);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+      child.stdin.end(input ?? '');
+    });
+  }
+
+  function tempFile(name: string, content: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'submit-'));
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, content);
+    return file;
+  }
+
+  it('writes the snippet\'s stdout and stderr to its own and exits with its exit code', async () => {
+    const r = await submit(['--runtime', 'python', '-e', 'import sys\nprint("out")\nprint("err", file=sys.stderr)\nsys.exit(7)']);
+    expect(r).toEqual({ code: 7, stdout: 'out\n', stderr: 'err\n' });
+  });
+
+  it('infers the runtime from a file extension and passes args after --', async () => {
+    const file = tempFile('prog.js', 'console.log(process.argv.slice(2).join(","))');
+    const r = await submit([file, '--', 'x', 'y']);
+    expect(r).toMatchObject({ code: 0, stdout: 'x,y\n' });
+  });
+
+  it('reads code from standard input with - and the snippet\'s stdin from --stdin FILE', async () => {
+    const input = tempFile('in.txt', 'fed through stdin');
+    const r = await submit(['--runtime', 'bash', '--stdin', input, '-'], 'cat; echo');
+    expect(r).toMatchObject({ code: 0, stdout: 'fed through stdin\n' });
+  });
+
+  it('exits 124 when a budget ended the run, and says which', async () => {
+    const r = await submit(['--runtime', 'bash', '--wall-ms', '500', '-e', 'sleep 30']);
+    expect(r.code).toBe(124);
+    expect(r.stderr).toMatch(/timeout: wall-clock budget of 500 ms exceeded/);
+    const cpu = await submit(['--runtime', 'node', '--cpu-ms', '300', '-e', 'for(;;){}']);
+    expect(cpu.code).toBe(124);
+    expect(cpu.stderr).toMatch(/cpu_limit/);
+  });
+
+  it('exits 125 when the task is rejected', async () => {
+    const r = await submit(['--runtime', 'cobol', '-e', 'x']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/rejected: .*unknown runtime "cobol"/);
+  });
+
+  it('prints the final result as one JSON line with --json', async () => {
+    const r = await submit(['--json', '--runtime', 'bash', '--id', 'cli-json-1', '-e', 'echo hidden; exit 1']);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ id: 'cli-json-1', status: 'error', exitCode: 1, stdoutBytes: 7 });
+  });
+
+  it('exits 2 with a clear message on a bad command line', async () => {
+    expect(await submit([])).toMatchObject({ code: 2, stderr: expect.stringMatching(/no code given/) });
+    expect(await submit(['-e', 'x'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--runtime is required/) });
+    const rb = tempFile('x.rb', 'puts 1');
+    expect(await submit([rb])).toMatchObject({ code: 2, stderr: expect.stringMatching(/cannot tell the runtime of .*x\.rb/) });
+    expect(await submit(['--wall-ms', 'soon', '--runtime', 'bash', '-e', 'true'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--wall-ms must be a positive whole number/) });
+  });
+});

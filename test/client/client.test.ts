@@ -1,0 +1,59 @@
+// The TypeScript client against a real daemon: callbacks, async iteration, awaiting the result.
+import { afterAll, describe, expect, it } from 'vitest';
+import { ExecutorClient } from '../../src/client/client.js';
+import { ERROR_CODES } from '../../src/errors.js';
+import type { ResultEvent } from '../../src/protocol/result.js';
+import { needsRoot, redisUrl, unique } from '../helpers/env.js';
+import { useSharedDaemon } from '../helpers/shared-daemon.js';
+
+describe.skipIf(needsRoot.skip)(`ExecutorClient ${needsRoot.reason}`, () => {
+  const { stream } = useSharedDaemon(2);
+  const client = new ExecutorClient({ redis: redisUrl(), stream });
+  afterAll(() => client.close());
+
+  it('delivers stdout and stderr to callbacks and resolves the result', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const started: number[] = [];
+    const sub = await client.submit(
+      { runtime: 'node', code: 'console.log("to out"); console.error("to err"); process.exitCode = 4' },
+      { onStdout: (d) => out.push(d.toString()), onStderr: (d) => err.push(d.toString()), onStarted: (e) => started.push(e.attempt) },
+    );
+    const result = await sub.result;
+    expect(result).toMatchObject({ status: 'error', exitCode: 4 });
+    expect([out.join(''), err.join(''), started]).toEqual(['to out\n', 'to err\n', [1]]);
+    expect(sub.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('yields every event in order through an async iterator, ending after exit', async () => {
+    const sub = await client.submit({ id: unique('iter'), runtime: 'bash', code: 'echo a; echo b >&2; echo c' });
+    const events: ResultEvent[] = [];
+    for await (const e of sub) events.push(e);
+    expect(events[0]!.type).toBe('started');
+    expect(events.at(-1)!.type).toBe('exit');
+    // Each stream is exact and in order; the order across the two pipes is the order they were read.
+    const text = (kind: string) => events.flatMap((e) => (e.type === kind && 'data' in e ? [e.data.toString()] : [])).join('');
+    expect([text('stdout'), text('stderr')]).toEqual(['a\nc\n', 'b\n']);
+  });
+
+  it('refuses an invalid task before sending it', async () => {
+    await expect(client.submit({ id: 'no spaces', runtime: 'python', code: '1' })).rejects.toMatchObject({ code: ERROR_CODES.USAGE });
+  });
+
+  it('gives up following after timeoutMs when no executor answers', async () => {
+    const lonely = new ExecutorClient({ redis: redisUrl(), stream: unique('nobody-reads') });
+    const sub = await lonely.submit({ runtime: 'bash', code: 'true' }, { timeoutMs: 300 });
+    await expect(sub.result).rejects.toMatchObject({ code: ERROR_CODES.CLIENT_TIMEOUT });
+    await lonely.close();
+  });
+
+  it('follows a task submitted by someone else', async () => {
+    const id = unique('other');
+    const sub = await client.submit({ id, runtime: 'python', code: 'print(6 * 7)' });
+    await sub.result;
+    const again = client.follow(id);
+    const chunks: string[] = [];
+    for await (const e of again) if (e.type === 'stdout') chunks.push(e.data.toString());
+    expect(chunks.join('')).toBe('42\n');
+  });
+});
