@@ -3,7 +3,7 @@
 import { constants } from 'node:os';
 import type { ExitResult } from '../protocol/result.js';
 
-/** A budget (wall, CPU, output) ended the run — the same code timeout(1) uses. */
+/** A budget or limit (wall, CPU, output, memory, file size) ended the run — the same code timeout(1) uses. */
 export const EXIT_BUDGET = 124;
 /** The task was rejected, failed inside the executor, or no result could be had. */
 export const EXIT_EXECUTOR = 125;
@@ -21,6 +21,8 @@ export function exitCodeFor(result: ExitResult): number {
     case 'timeout':
     case 'cpu_limit':
     case 'output_limit':
+    case 'memory_limit':
+    case 'file_size_limit':
       return EXIT_BUDGET;
     case 'rejected':
     case 'internal_error':

@@ -5,7 +5,7 @@ import { OPTIONS, flagName, type OptionName } from '../config/options.js';
 import { Executor } from '../daemon/executor.js';
 import { createLogger } from '../log.js';
 import { loadRuntimes } from '../runtimes/load.js';
-import { resolveSandboxIdentity } from '../sandbox/identity.js';
+import { prepareSandbox } from '../sandbox/prepare.js';
 
 /** Exit status when the sandbox could not be proven clean: the container must be replaced. */
 export const EXIT_DIRTY = 3;
@@ -26,13 +26,13 @@ export async function serve(argv: string[]): Promise<number> {
   }
   const config = loadConfig(process.env, flags);
   const logger = createLogger(config.logLevel);
-  const identity = resolveSandboxIdentity(config);
   const runtimes = loadRuntimes(config.runtimesDir);
-  if (identity.mode === 'shared') {
+  const sandbox = await prepareSandbox(config, logger);
+  if (sandbox.identity.mode === 'shared') {
     logger.warn('snippets share the daemon\'s user (EXECUTOR_ALLOW_SHARED_USER): for local development only, not isolated');
   }
 
-  const executor = new Executor({ config, runtimes, identity, logger });
+  const executor = new Executor({ config, runtimes, sandbox, logger });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;

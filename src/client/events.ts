@@ -7,7 +7,13 @@ export function decodeEntry(fields: Buffer[]): ResultEvent | undefined {
   const text = (name: string) => map.get(name)?.toString() ?? '';
   switch (text('type')) {
     case 'started':
-      return { type: 'started', executor: text('executor'), attempt: Number(text('attempt')), limits: JSON.parse(text('limits')) };
+      return {
+        type: 'started',
+        executor: text('executor'),
+        attempt: Number(text('attempt')),
+        limits: JSON.parse(text('limits')),
+        sandbox: text('sandbox') === 'gvisor' ? 'gvisor' : 'none',
+      };
     case 'stdout':
     case 'stderr':
       return { type: text('type') as 'stdout' | 'stderr', data: map.get('data') ?? Buffer.alloc(0) };

@@ -11,7 +11,7 @@ import { ResultsWriter } from '../queue/results-writer.js';
 import { effectiveLimits } from '../run/limits.js';
 import { executeRun, type RunReport } from '../run/run.js';
 import type { RuntimeRegistry } from '../runtimes/load.js';
-import type { SandboxIdentity } from '../sandbox/identity.js';
+import type { PreparedSandbox } from '../sandbox/prepare.js';
 import { parseTask } from '../task/parse.js';
 
 /** Why the executor stopped: every reason but `dirty` is a clean exit. */
@@ -20,7 +20,7 @@ export type StopReason = 'recycled' | 'stopped' | 'dirty';
 export interface ExecutorDeps {
   config: Config;
   runtimes: RuntimeRegistry;
-  identity: SandboxIdentity;
+  sandbox: PreparedSandbox;
   logger: Logger;
 }
 
@@ -42,13 +42,21 @@ export class Executor {
     this.control = connectRedis(config.redisUrl, `${config.consumer}:control`, logger);
     this.blocking = connectRedis(config.redisUrl, `${config.consumer}:read`, logger);
     this.consumer = new TaskConsumer(this.blocking, this.control, config);
-    this.maxima = { wallMs: config.wallMs, cpuMs: config.cpuMs, outputBytes: config.outputBytes };
+    this.maxima = {
+      wallMs: config.wallMs,
+      cpuMs: config.cpuMs,
+      outputBytes: config.outputBytes,
+      memoryBytes: config.memoryBytes,
+      processes: config.processes,
+      openFiles: config.openFiles,
+      fileSizeBytes: config.fileSizeBytes,
+    };
   }
 
   /** Connect, create the consumer group if missing, and start taking tasks. */
   async start(): Promise<void> {
     await this.consumer.start();
-    const { config, identity, runtimes } = this.deps;
+    const { config, runtimes, sandbox } = this.deps;
     this.deps.logger.info(
       {
         stream: config.stream,
@@ -56,9 +64,8 @@ export class Executor {
         consumer: config.consumer,
         maxRuns: config.maxRuns,
         limits: this.maxima,
-        sandboxUser: identity.name,
-        sandboxUid: identity.uid,
-        userMode: identity.mode,
+        sandbox: sandbox.capabilities.sandbox,
+        sandboxUser: sandbox.identity.name,
         runtimes: [...runtimes.keys()],
       },
       'executor started',
@@ -132,7 +139,7 @@ export class Executor {
 
   /** Handle one entry; returns true when the sandbox is dirty and the executor must stop. */
   private async handle(entry: StreamTask): Promise<boolean> {
-    const { config, runtimes, identity, logger } = this.deps;
+    const { config, runtimes, sandbox, logger } = this.deps;
     const parsed = parseTask(entry.raw, [...runtimes.keys()]);
     if (!parsed.ok) {
       logger.warn({ entryId: entry.entryId, taskId: parsed.id, error: parsed.error }, 'task rejected');
@@ -149,7 +156,7 @@ export class Executor {
     const limits = effectiveLimits(this.maxima, task.limits);
     const writer = new ResultsWriter(this.control, task.id, config.resultTtlS);
     this.runsDone += 1;
-    await writer.started(config.consumer, attempt, limits);
+    await writer.started(config.consumer, attempt, limits, sandbox.capabilities.sandbox);
     log.info({ limits, runsLeft: config.maxRuns - this.runsDone }, 'run started');
 
     let report: RunReport;
@@ -157,14 +164,7 @@ export class Executor {
     try {
       report = await executeRun(
         { task, profile: runtimes.get(task.runtime)!, limits },
-        {
-          identity,
-          workDir: config.workDir,
-          sandboxPath: config.sandboxPath,
-          killGraceMs: config.killGraceMs,
-          cpuSampleMs: config.cpuSampleMs,
-          logger: log,
-        },
+        sandbox.runEnvironment(log),
         { output: (kind, data) => writer.output(kind, data), signal: this.forced.signal },
       );
     } catch (err) {
@@ -173,9 +173,9 @@ export class Executor {
       report = { result: notRunResult('internal_error', `executor failure: ${(err as Error).message}`) };
       dirty = true;
     }
-    if (report.sweepFailure !== undefined) {
-      log.error({ sweepFailure: report.sweepFailure }, 'sandbox is dirty after the run');
-      report.result.error ??= report.sweepFailure;
+    if (report.result.sweep && !report.result.sweep.clean) {
+      // Never run the next task in a dirty sandbox: report, stop, and let the pod be replaced.
+      log.error({ problems: report.result.sweep.problems }, 'sandbox is dirty after the run; stopping');
       dirty = true;
     }
     await writer.exit(report.result);

@@ -7,6 +7,8 @@ export const RUN_STATUSES = [
   'timeout',
   'cpu_limit',
   'output_limit',
+  'memory_limit',
+  'file_size_limit',
   'rejected',
   'internal_error',
 ] as const;
@@ -18,7 +20,17 @@ export interface EffectiveLimits {
   wallMs: number;
   cpuMs: number;
   outputBytes: number;
+  /** Resident memory of the whole process tree (sampled). */
+  memoryBytes: number;
+  /** RLIMIT_NPROC for the sandbox user. */
+  processes: number;
+  /** RLIMIT_NOFILE per process. */
+  openFiles: number;
+  /** RLIMIT_FSIZE: the largest file a process may write. */
+  fileSizeBytes: number;
 }
+
+export const LIMIT_NAMES = ['wallMs', 'cpuMs', 'outputBytes', 'memoryBytes', 'processes', 'openFiles', 'fileSizeBytes'] as const;
 
 /** The JSON of the one `type exit result <JSON>` entry that ends every results stream. */
 export interface ExitResult {
@@ -31,13 +43,26 @@ export interface ExitResult {
   stderrBytes: number;
   truncated: boolean;
   error?: string;
+  /** Outcome of the post-run sweep; absent for tasks that never ran. */
+  sweep?: SweepReport;
 }
+
+export interface SweepReport {
+  /** True when no process and no file of the sandbox user was left anywhere writable. */
+  clean: boolean;
+  /** What was found left behind (only when not clean). */
+  problems?: string[];
+}
+
+/** Whether the executor itself runs inside gVisor. */
+export type SandboxKind = 'gvisor' | 'none';
 
 export interface StartedEvent {
   type: 'started';
   executor: string;
   attempt: number;
   limits: EffectiveLimits;
+  sandbox: SandboxKind;
 }
 
 export interface OutputEvent {

@@ -4,7 +4,7 @@
 // that a crashed executor's partial stream does not stay forever.
 import type { Redis } from 'ioredis';
 import { resultsKey } from '../protocol/keys.js';
-import type { EffectiveLimits, ExitResult } from '../protocol/result.js';
+import type { EffectiveLimits, ExitResult, SandboxKind } from '../protocol/result.js';
 import type { OutputKind } from '../output/coalescer.js';
 
 export class ResultsWriter {
@@ -18,11 +18,24 @@ export class ResultsWriter {
     this.key = resultsKey(taskId);
   }
 
-  async started(executor: string, attempt: number, limits: EffectiveLimits): Promise<void> {
+  async started(executor: string, attempt: number, limits: EffectiveLimits, sandbox: SandboxKind): Promise<void> {
     const runningTtlS = this.ttlS + Math.ceil(limits.wallMs / 1000) + 60;
     await this.redis
       .multi()
-      .xadd(this.key, '*', 'type', 'started', 'executor', executor, 'attempt', String(attempt), 'limits', JSON.stringify(limits))
+      .xadd(
+        this.key,
+        '*',
+        'type',
+        'started',
+        'executor',
+        executor,
+        'attempt',
+        String(attempt),
+        'limits',
+        JSON.stringify(limits),
+        'sandbox',
+        sandbox,
+      )
       .expire(this.key, runningTtlS)
       .exec()
       .then(throwOnExecError);

@@ -1,4 +1,4 @@
-// CPU used by a whole run, sampled with pidusage over every process of the run's scope. The
+// CPU (and memory) used by a whole run, sampled with pidusage over every process of the run's scope. The
 // kernel counts per process; a budget for the tree has to add them up. A process that exits keeps
 // contributing the CPU it was last seen with, so forking short-lived workers does not reset the
 // count. CPU of a process that lives and dies between two samples is not seen here; it is added
@@ -6,19 +6,29 @@
 import fs from 'node:fs';
 import pidusage from 'pidusage';
 
+export interface UsageSample {
+  /** CPU of the whole run so far, ms. */
+  cpuMs: number;
+  /** Resident memory of the run's live processes now, bytes (shared pages counted per process). */
+  rssBytes: number;
+}
+
 export class CpuMeter {
   private readonly lastSeen = new Map<number, number>();
 
-  /** Sample the given pids; returns the run's CPU total in ms so far. */
-  async sample(pids: readonly number[]): Promise<number> {
+  /** Sample the given pids: the run's CPU total so far and its resident memory now. */
+  async sample(pids: readonly number[]): Promise<UsageSample> {
+    let rssBytes = 0;
     if (pids.length > 0) {
       const stats = await pidusage(pids as number[]).catch(() => ({}) as Record<string, pidusage.Status | undefined>);
       for (const pid of pids) {
         const s = (stats as Record<string, pidusage.Status | undefined>)[String(pid)];
-        if (s) this.lastSeen.set(pid, Math.max(this.lastSeen.get(pid) ?? 0, s.ctime));
+        if (!s) continue;
+        this.lastSeen.set(pid, Math.max(this.lastSeen.get(pid) ?? 0, s.ctime));
+        rssBytes += s.memory;
       }
     }
-    return this.totalMs;
+    return { cpuMs: this.totalMs, rssBytes };
   }
 
   get totalMs(): number {

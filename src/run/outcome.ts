@@ -1,8 +1,8 @@
 // How a run ended, turned into the wire format's exit result. The first reason to end a run wins;
 // a run that ended on its own is judged by its exit code and signal.
-import type { EffectiveLimits, ExitResult, RunStatus } from '../protocol/result.js';
+import type { EffectiveLimits, ExitResult, RunStatus, SweepReport } from '../protocol/result.js';
 
-export type TerminationReason = 'timeout' | 'cpu_limit' | 'output_limit' | 'aborted';
+export type TerminationReason = 'timeout' | 'cpu_limit' | 'output_limit' | 'memory_limit' | 'aborted';
 
 export interface RunFacts {
   reason: TerminationReason | undefined;
@@ -16,6 +16,7 @@ export interface RunFacts {
   limits: EffectiveLimits;
   /** Set when the output could not be delivered. */
   deliveryError?: string;
+  sweep: SweepReport;
 }
 
 export function toExitResult(f: RunFacts): ExitResult {
@@ -30,6 +31,7 @@ export function toExitResult(f: RunFacts): ExitResult {
     stderrBytes: f.stderrBytes,
     truncated: f.truncated,
     ...(error === undefined ? {} : { error }),
+    sweep: f.sweep,
   };
 }
 
@@ -42,9 +44,15 @@ function statusOf(f: RunFacts): { status: RunStatus; error?: string } {
       return { status: 'cpu_limit', error: `CPU budget of ${f.limits.cpuMs} ms exceeded (whole process tree)` };
     case 'output_limit':
       return { status: 'output_limit', error: `output cap of ${f.limits.outputBytes} bytes reached; the rest was discarded` };
+    case 'memory_limit':
+      return { status: 'memory_limit', error: `memory limit of ${f.limits.memoryBytes} bytes exceeded (resident memory of the whole process tree)` };
     case 'aborted':
       return { status: 'internal_error', error: 'the executor was shut down during the run' };
     case undefined:
-      return f.exitCode === 0 ? { status: 'ok' } : { status: 'error' };
+      break;
   }
+  // The kernel's own rlimits end a process with these signals.
+  if (f.signal === 'SIGXCPU') return { status: 'cpu_limit', error: `CPU rlimit reached (backstop of the ${f.limits.cpuMs} ms budget)` };
+  if (f.signal === 'SIGXFSZ') return { status: 'file_size_limit', error: `file size limit of ${f.limits.fileSizeBytes} bytes exceeded` };
+  return f.exitCode === 0 ? { status: 'ok' } : { status: 'error' };
 }

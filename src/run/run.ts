@@ -1,18 +1,23 @@
 // One run of one snippet, from scratch directory to sweep. Every way a run can end (its own exit,
 // the wall budget, the CPU budget, the output cap, a forced shutdown) races here; the first
 // reason wins and is the status reported. Cleanup — sweep, then delete — always runs.
+import fs from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import { OutputCoalescer, type OutputKind, type OutputSink } from '../output/coalescer.js';
-import { notRunResult, type EffectiveLimits, type ExitResult } from '../protocol/result.js';
+import { notRunResult, type EffectiveLimits, type ExitResult, type SweepReport } from '../protocol/result.js';
 import type { RuntimeProfile } from '../runtimes/schema.js';
+import type { SandboxCapabilities } from '../sandbox/capabilities.js';
 import type { SandboxIdentity } from '../sandbox/identity.js';
+import { wrapCommand } from '../sandbox/launcher.js';
+import { findFilesOf, removeFilesOf } from '../sandbox/leftover-files.js';
 import type { Task } from '../task/schema.js';
 import { createScratch } from '../workspace/scratch.js';
 import { buildArgv, buildEnv } from './command.js';
 import { CpuMeter, cpuOfReapedChildrenMs } from './cpu-meter.js';
 import { toExitResult, type TerminationReason } from './outcome.js';
-import { createProcessScope } from './process-scope.js';
+import { createProcessScope, type ProcessScope } from './process-scope.js';
 import { spawnSnippet } from './spawn.js';
 import { sweep, terminateRun, type ProcessScopeLeft } from './terminate.js';
 
@@ -24,6 +29,12 @@ export interface RunSpec {
 
 export interface RunEnvironment {
   identity: SandboxIdentity;
+  capabilities: SandboxCapabilities;
+  /** Executor-wide network permission; a runtime profile may also allow it. */
+  network: boolean;
+  privateDirs: readonly string[];
+  tmpBytes: number;
+  addressSpaceBytes: number;
   workDir: string;
   sandboxPath: string;
   killGraceMs: number;
@@ -40,8 +51,6 @@ export interface RunHooks {
 
 export interface RunReport {
   result: ExitResult;
-  /** Set when processes of the run survived the sweep: the sandbox is dirty. */
-  sweepFailure?: string;
 }
 
 // Pause the snippet's pipes while this much output is on its way to Redis, so a flood is
@@ -58,22 +67,34 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
   const meter = new CpuMeter();
   const timers = new AbortController();
   try {
+    const interpreter = findOnPath(profile.command[0]!, env.sandboxPath);
+    if (interpreter === undefined) {
+      // A runtime that cannot start is the image's fault, not the snippet's, and leaves nothing
+      // behind to sweep: report it and keep the executor going.
+      return { result: notRunResult('internal_error', `cannot start runtime "${profile.name}": ${profile.command[0]} not found on ${env.sandboxPath}`) };
+    }
     const codeFile = await scratch.writeFile(profile.file, task.code);
     const cpuBefore = cpuOfReapedChildrenMs();
     const startedAt = performance.now();
+    const argv = wrapCommand(buildArgv(profile, codeFile, task.args), {
+      identity: env.identity,
+      capabilities: env.capabilities,
+      network: env.network || profile.network,
+      privateDirs: env.privateDirs,
+      tmpBytes: env.tmpBytes,
+      addressSpaceBytes: env.addressSpaceBytes,
+      limits,
+    });
     const child = spawnSnippet({
-      argv: buildArgv(profile, codeFile, task.args),
+      argv,
       cwd: scratch.path,
       env: buildEnv({ profile, task, home: scratch.path, path: env.sandboxPath }),
       stdin: task.stdin,
-      identity: env.identity,
     });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );
     if (child.pid === undefined) {
-      // A runtime that cannot start is the image's fault, not the snippet's, and leaves nothing
-      // behind to sweep: report it and keep the executor going.
       const failed = await child;
       const why = `cannot start runtime "${profile.name}" (${profile.command[0]}): ${failed.shortMessage ?? failed.message}`;
       return { result: notRunResult('internal_error', why) };
@@ -120,7 +141,7 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     // Budgets.
     const wallTimer = setTimeout(() => end('timeout'), limits.wallMs);
     timers.signal.addEventListener('abort', () => clearTimeout(wallTimer));
-    void sampleCpu(scope, meter, env.cpuSampleMs, limits.cpuMs, timers.signal, () => end('cpu_limit'), log);
+    void sampleUsage(scope, meter, env.cpuSampleMs, limits, timers.signal, end, log);
     const onAbort = () => end('aborted');
     if (hooks.signal?.aborted) onAbort();
     hooks.signal?.addEventListener('abort', onAbort, { signal: timers.signal });
@@ -133,6 +154,7 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     // The first process is gone; nothing else of the run may outlive it.
     if (termination) await termination;
     const left = await sweep(scope);
+    const sweepReport = await sweepFiles(env, left.survivors);
     await Promise.race([pipesClosed, delay(PIPE_DRAIN_MS)]);
     pipes.forEach((p) => p?.destroy());
     await child;
@@ -153,10 +175,10 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       truncated,
       limits,
       deliveryError,
+      sweep: sweepReport,
     });
-    const sweepFailure =
-      left.survivors.length > 0 ? `processes of the run survived the sweep: ${left.survivors.join(', ')}` : undefined;
-    return sweepFailure === undefined ? { result } : { result, sweepFailure };
+    if (!sweepReport.clean) log.error({ problems: sweepReport.problems }, 'sweep could not clean the sandbox');
+    return { result };
   } finally {
     timers.abort();
     meter.close();
@@ -164,28 +186,56 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
   }
 }
 
-async function sampleCpu(
-  scope: ReturnType<typeof createProcessScope>,
+// Samples CPU and memory of every process in the run's scope until stopped or a limit is hit.
+async function sampleUsage(
+  scope: ProcessScope,
   meter: CpuMeter,
   intervalMs: number,
-  budgetMs: number,
+  limits: EffectiveLimits,
   stop: AbortSignal,
-  onExceeded: () => void,
+  end: (why: TerminationReason) => void,
   log: Logger,
 ): Promise<void> {
   while (!stop.aborted) {
     try {
       const members = await scope.members();
-      const used = await meter.sample(members.map((p) => p.pid));
-      if (used >= budgetMs) {
-        onExceeded();
-        return;
-      }
+      const usage = await meter.sample(members.map((p) => p.pid));
+      if (usage.cpuMs >= limits.cpuMs) return end('cpu_limit');
+      if (usage.rssBytes > limits.memoryBytes) return end('memory_limit');
     } catch (err) {
-      log.warn({ err }, 'CPU sample failed');
+      log.warn({ err }, 'usage sample failed');
     }
     await delay(intervalMs, stop);
   }
+}
+
+/**
+ * Delete what the sandbox user left in the shared writable places (its private tmpfs mounts, when
+ * it had them, are already gone with its mount namespace), then verify: no process and no file of
+ * the user anywhere writable. With a shared user there is no telling its files from the daemon's,
+ * so only processes are checked.
+ */
+async function sweepFiles(env: RunEnvironment, survivors: number[]): Promise<SweepReport> {
+  const problems = survivors.map((pid) => `process ${pid} of the sandbox user survived the kill`);
+  if (env.identity.mode === 'dedicated') {
+    const places = [...env.privateDirs, env.workDir];
+    const removed = await removeFilesOf(env.identity.uid, places);
+    if (removed.length > 0) env.logger.warn({ removed: removed.slice(0, 20), count: removed.length }, 'removed files the run left behind');
+    for (const p of await findFilesOf(env.identity.uid, places)) problems.push(`file ${p} of the sandbox user could not be removed`);
+  }
+  return problems.length === 0 ? { clean: true } : { clean: false, problems };
+}
+
+function findOnPath(command: string, searchPath: string): string | undefined {
+  const candidates = command.includes('/') ? [command] : searchPath.split(':').map((dir) => path.join(dir, command));
+  return candidates.find((file) => {
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      return fs.statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  });
 }
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {

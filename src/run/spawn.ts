@@ -1,28 +1,24 @@
-// Start a snippet's first process with execa: in its scratch directory, as the sandbox user,
-// with a clean environment, in a session of its own (so the tree can be signalled as a group),
+// Start a snippet's first process with execa: in its scratch directory, through the sandbox
+// launcher (which switches to the sandbox user), with a clean environment, in a session of its own (so the tree can be signalled as a group),
 // stdout and stderr piped raw (Buffers, no re-encoding), stdin from the task or empty.
 import { execa, type ResultPromise } from 'execa';
-import type { SandboxIdentity } from '../sandbox/identity.js';
 
 export interface SpawnRequest {
   argv: string[];
   cwd: string;
   env: Record<string, string>;
   stdin: string | undefined;
-  identity: SandboxIdentity;
 }
 
 export type Snippet = ResultPromise<{ buffer: false; encoding: 'buffer'; reject: false }>;
 
 export function spawnSnippet(req: SpawnRequest): Snippet {
   const [file, ...args] = req.argv as [string, ...string[]];
-  const asUser = req.identity.mode === 'dedicated' ? { uid: req.identity.uid, gid: req.identity.gid } : {};
   const stdin = req.stdin === undefined ? { stdin: 'ignore' as const } : { input: req.stdin };
   return execa(file, args, {
     cwd: req.cwd,
     env: req.env,
     extendEnv: false,
-    ...asUser,
     ...stdin,
     detached: true,
     stdout: 'pipe',

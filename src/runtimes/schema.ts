@@ -17,6 +17,8 @@ export const runtimeProfileSchema = z
     command: z.array(z.string().min(1)).min(1),
     /** File extensions `agent-executor submit` maps to this runtime. */
     extensions: z.array(z.string().regex(/^\.[A-Za-z0-9]+$/)).default([]),
+    /** Let snippets of this runtime use the network even when the executor denies it by default. */
+    network: z.boolean().default(false),
     /** Environment the runtime always gets (the task's env is applied on top). */
     env: z.record(z.string()).default({}),
   })

@@ -31,6 +31,10 @@ export const taskSchema = z.object({
       wallMs: positiveInt.optional(),
       cpuMs: positiveInt.optional(),
       outputBytes: positiveInt.optional(),
+      memoryBytes: positiveInt.optional(),
+      processes: positiveInt.optional(),
+      openFiles: positiveInt.optional(),
+      fileSizeBytes: positiveInt.optional(),
     })
     .optional(),
 });

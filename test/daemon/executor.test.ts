@@ -35,6 +35,21 @@ function startDaemon(n: ReturnType<typeof names>, env: Record<string, string> = 
   return d;
 }
 
+// A snippet that prints its working directory, then waits (bounded) until the test creates `go`
+// there: the test's way to hold a run open without sleeping. Its /tmp is private, its cwd is not.
+const WAIT_FOR_GO = 'pwd; for i in $(seq 1000); do [ -e go ] && break; sleep 0.01; done';
+
+async function runningIn(taskId: string): Promise<string> {
+  return waitFor(`task ${taskId} to print its directory`, async () => {
+    const entries = await redis.xrange(`executor:results:${taskId}`, '-', '+');
+    for (const [, fields] of entries) {
+      const i = fields.indexOf('stdout');
+      if (i >= 0) return fields[i + 2]!.trim();
+    }
+    return undefined;
+  });
+}
+
 async function enqueue(stream: string, task: unknown): Promise<void> {
   await redis.xadd(stream, '*', 'task', typeof task === 'string' ? task : JSON.stringify(task));
 }
@@ -53,7 +68,16 @@ describe.skipIf(needsRoot.skip)(`executor daemon ${needsRoot.reason}`, () => {
     expect(types.filter((t) => t === 'exit')).toHaveLength(1);
     expect(field(entries[0]!, 'executor')).toBe(n.consumer);
     expect(field(entries[0]!, 'attempt')).toBe('1');
-    expect(JSON.parse(field(entries[0]!, 'limits'))).toEqual({ wallMs: 30_000, cpuMs: 10_000, outputBytes: 1_048_576 });
+    expect(JSON.parse(field(entries[0]!, 'limits'))).toEqual({
+      wallMs: 30_000,
+      cpuMs: 10_000,
+      outputBytes: 1_048_576,
+      memoryBytes: 512 * 1024 ** 2,
+      processes: 128,
+      openFiles: 1024,
+      fileSizeBytes: 64 * 1024 ** 2,
+    });
+    expect(field(entries[0]!, 'sandbox')).toBe('none');
     expect(output(entries, 'stdout').toString()).toBe('hello\n');
     expect(output(entries, 'stderr').toString()).toBe('oops\n');
     expect(exitResult(entries)).toMatchObject({ status: 'error', exitCode: 2, signal: null, stdoutBytes: 6, stderrBytes: 5, truncated: false });
@@ -98,24 +122,22 @@ describe.skipIf(needsRoot.skip)(`executor daemon ${needsRoot.reason}`, () => {
     const n = names();
     startDaemon(n, { EXECUTOR_WALL_MS: '1500' });
     const id = unique('limits');
-    await enqueue(n.stream, { id, runtime: 'bash', code: 'sleep 30', limits: { wallMs: 600_000, cpuMs: 400, outputBytes: 10 } });
+    await enqueue(n.stream, { id, runtime: 'bash', code: 'sleep 30', limits: { wallMs: 600_000, cpuMs: 400, outputBytes: 10, processes: 10 ** 9, openFiles: 64 } });
     const entries = await readUntilExit(redis, id);
-    expect(JSON.parse(field(entries[0]!, 'limits'))).toEqual({ wallMs: 1500, cpuMs: 400, outputBytes: 10 });
+    expect(JSON.parse(field(entries[0]!, 'limits'))).toMatchObject({ wallMs: 1500, cpuMs: 400, outputBytes: 10, processes: 128, openFiles: 64 });
     expect(exitResult(entries)).toMatchObject({ status: 'timeout' });
   });
 
   it('acknowledges a task only after its exit entry is written', async () => {
     const n = names();
     startDaemon(n);
-    const go = `/tmp/${unique('go')}`;
     const id = unique('ack');
-    await enqueue(n.stream, { id, runtime: 'bash', code: `echo running; while [ ! -e ${go} ]; do sleep 0.02; done` });
-    await waitFor('the run to stream output', async () => ((await redis.xlen(`executor:results:${id}`)) >= 2 ? true : undefined));
+    await enqueue(n.stream, { id, runtime: 'bash', code: WAIT_FOR_GO });
+    const cwd = await runningIn(id);
     const during = (await redis.xpending(n.stream, n.group)) as [number, ...unknown[]];
     expect(during[0]).toBe(1);
-    fs.writeFileSync(go, '');
+    fs.writeFileSync(`${cwd}/go`, '');
     await readUntilExit(redis, id);
-    fs.rmSync(go);
     await waitFor('the ack', async () => (((await redis.xpending(n.stream, n.group)) as [number])[0] === 0 ? true : undefined));
   });
 
@@ -138,18 +160,16 @@ describe.skipIf(needsRoot.skip)(`executor daemon ${needsRoot.reason}`, () => {
   it('on SIGTERM finishes the run in hand, takes no new task, and exits 0', async () => {
     const n = names();
     const d = startDaemon(n);
-    const go = `/tmp/${unique('go')}`;
     const running = unique('inhand');
     const queued = unique('queued');
-    await enqueue(n.stream, { id: running, runtime: 'bash', code: `echo begun; while [ ! -e ${go} ]; do sleep 0.02; done; echo finished` });
+    await enqueue(n.stream, { id: running, runtime: 'bash', code: `${WAIT_FOR_GO}; echo finished` });
     await enqueue(n.stream, { id: queued, runtime: 'bash', code: 'echo should not run' });
-    await waitFor('the run to start', async () => ((await redis.xlen(`executor:results:${running}`)) >= 2 ? true : undefined));
+    const cwd = await runningIn(running);
     d.signal('SIGTERM');
     await d.waitForLog('draining: no new tasks; finishing the run in hand');
-    fs.writeFileSync(go, '');
+    fs.writeFileSync(`${cwd}/go`, '');
     const entries = await readUntilExit(redis, running);
-    fs.rmSync(go);
-    expect(output(entries, 'stdout').toString()).toBe('begun\nfinished\n');
+    expect(output(entries, 'stdout').toString()).toBe(`${cwd}\nfinished\n`);
     expect(exitResult(entries).status).toBe('ok');
     expect(await d.exited).toEqual({ code: 0, signal: null });
     expect(await redis.exists(`executor:results:${queued}`)).toBe(0);

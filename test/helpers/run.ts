@@ -7,12 +7,43 @@ import { executeRun, type RunReport } from '../../src/run/run.js';
 import { loadRuntimes } from '../../src/runtimes/load.js';
 import type { RuntimeProfile } from '../../src/runtimes/schema.js';
 import type { SandboxIdentity } from '../../src/sandbox/identity.js';
+import { prepareSandbox, type PreparedSandbox } from '../../src/sandbox/prepare.js';
 import type { Task } from '../../src/task/schema.js';
 import { sandboxUid } from './env.js';
 
 export const runtimes = loadRuntimes();
+
+/** The settings the run tests use; a folder and a sandbox uid of this worker's own. */
+export const testSandboxConfig = {
+  sandboxUser: String(sandboxUid()),
+  allowSharedUser: false,
+  requireGvisor: false,
+  network: 'none' as const,
+  privateDirs: '/tmp:/var/tmp:/dev/shm:/run/lock',
+  workDir: `/var/lib/agent-executor-test/w${sandboxUid()}`,
+  tmpBytes: 16 * 1024 ** 2,
+  addressSpaceBytes: 4 * 1024 ** 3,
+  sandboxPath: '/usr/local/bin:/usr/bin:/bin',
+  killGraceMs: 200,
+  cpuSampleMs: 50,
+};
+
+let prepared: Promise<PreparedSandbox> | undefined;
+/** Prepared once per test file, the same way `serve` prepares it (needs root). */
+export function testSandbox(): Promise<PreparedSandbox> {
+  prepared ??= prepareSandbox(testSandboxConfig, createLogger('silent'));
+  return prepared;
+}
 export const identity: SandboxIdentity = { mode: 'dedicated', uid: sandboxUid(), gid: sandboxUid(), name: 'test' };
-export const DEFAULT_LIMITS: EffectiveLimits = { wallMs: 10_000, cpuMs: 5_000, outputBytes: 1_048_576 };
+export const DEFAULT_LIMITS: EffectiveLimits = {
+  wallMs: 10_000,
+  cpuMs: 5_000,
+  outputBytes: 1_048_576,
+  memoryBytes: 256 * 1024 ** 2,
+  processes: 64,
+  openFiles: 256,
+  fileSizeBytes: 16 * 1024 ** 2,
+};
 
 export interface Collected extends RunReport {
   chunks: [OutputKind, Buffer][];
@@ -36,14 +67,7 @@ export async function runSnippet(
   const task: Task = { id: 'test', runtime, code, ...rest };
   const report = await executeRun(
     { task, profile: profile ?? runtimes.get(runtime)!, limits: { ...DEFAULT_LIMITS, ...limits } },
-    {
-      identity: who ?? identity,
-      workDir: '/tmp',
-      sandboxPath: '/usr/local/bin:/usr/bin:/bin',
-      killGraceMs: 200,
-      cpuSampleMs: 50,
-      logger: createLogger('silent'),
-    },
+    { ...(await testSandbox()).runEnvironment(createLogger('silent')), ...(who ? { identity: who } : {}) },
     {
       output: async (kind, data) => {
         chunks.push([kind, data]);

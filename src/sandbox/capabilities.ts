@@ -1,0 +1,54 @@
+// What isolation this machine allows, probed once at start-up rather than assumed: the same image
+// runs natively, under Docker without CAP_SYS_ADMIN, and under gVisor, whose support for mount
+// namespaces varies by version (an old runsc refuses to make mounts private, and a mount made
+// with propagation left unchanged leaks out of the namespace — so only a private one counts).
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import { promisify } from 'node:util';
+import type { SandboxKind } from '../protocol/result.js';
+
+const run = promisify(execFile);
+
+export interface SandboxCapabilities {
+  /** The executor runs inside gVisor. */
+  sandbox: SandboxKind;
+  /** A per-run mount namespace with private mounts: fresh tmpfs over /tmp and friends. */
+  privateMounts: boolean;
+  /** A per-run network namespace (loopback only). */
+  networkNamespace: boolean;
+}
+
+export async function probeCapabilities(isRoot: boolean): Promise<SandboxCapabilities> {
+  const sandbox = (await detectGvisor()) ? 'gvisor' : 'none';
+  if (!isRoot) return { sandbox, privateMounts: false, networkNamespace: false };
+  const [privateMounts, networkNamespace] = await Promise.all([
+    succeeds('unshare', ['--mount', '--propagation', 'private', 'true']),
+    succeeds('unshare', ['--net', 'true']),
+  ]);
+  return { sandbox, privateMounts, networkNamespace };
+}
+
+// gVisor announces itself in its kernel log ("Starting gVisor...") and reports a fixed, fake
+// kernel version; either is enough.
+async function detectGvisor(): Promise<boolean> {
+  try {
+    if (/Linux version 4\.4\.0 #1 SMP Sun Jan 10 15:06:54 PST 2016/.test(fs.readFileSync('/proc/version', 'utf8'))) return true;
+  } catch {
+    // no /proc/version: fall through
+  }
+  try {
+    const { stdout } = await run('dmesg', [], { timeout: 2000 });
+    return /gVisor/.test(stdout);
+  } catch {
+    return false;
+  }
+}
+
+async function succeeds(file: string, args: string[]): Promise<boolean> {
+  try {
+    await run(file, args, { timeout: 5000 });
+    return true;
+  } catch {
+    return false;
+  }
+}

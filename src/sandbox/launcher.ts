@@ -1,0 +1,69 @@
+// The command line that puts a snippet into its sandbox before it starts. Each step is a small
+// util-linux tool that execs the next, so the snippet ends up with the same pid the daemon spawned
+// (no wrapper process stays around) and its exit status and signal are its own:
+//
+//   unshare --mount --net      new mount and network namespaces (loopback only)
+//   sh -c 'mount tmpfs ...'    fresh, size-limited /tmp, /var/tmp, /dev/shm, /run/lock
+//   setpriv                    sandbox uid/gid, no supplementary groups, no capabilities,
+//                              no_new_privs (setuid binaries cannot raise privileges)
+//   prlimit                    rlimits: processes, open files, file size, core dumps, CPU, address space
+//
+// Steps the machine does not allow (see capabilities.ts) are left out, and the daemon says so.
+import type { EffectiveLimits } from '../protocol/result.js';
+import type { SandboxCapabilities } from './capabilities.js';
+import type { SandboxIdentity } from './identity.js';
+
+export interface IsolationPlan {
+  identity: SandboxIdentity;
+  capabilities: SandboxCapabilities;
+  /** Whether this run may use the network (otherwise it gets an empty network namespace). */
+  network: boolean;
+  /** World-writable folders to replace with a private tmpfs per run (those that exist). */
+  privateDirs: readonly string[];
+  tmpBytes: number;
+  /** RLIMIT_AS in bytes; 0 leaves it unset. */
+  addressSpaceBytes: number;
+  limits: EffectiveLimits;
+}
+
+export function wrapCommand(argv: readonly string[], plan: IsolationPlan): string[] {
+  const limited = ['prlimit', ...rlimitArgs(plan), '--', ...argv];
+  if (plan.identity.mode === 'shared') return limited;
+
+  const { uid, gid } = plan.identity;
+  const dropped = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--', ...limited];
+  const mounts = plan.capabilities.privateMounts && plan.privateDirs.length > 0;
+  const netns = plan.capabilities.networkNamespace && !plan.network;
+  if (!mounts && !netns) return dropped;
+
+  const unshare = ['unshare', ...(mounts ? ['--mount', '--propagation', 'private'] : []), ...(netns ? ['--net'] : []), '--'];
+  if (!mounts) return [...unshare, ...dropped];
+  const script = [
+    ...plan.privateDirs.map(
+      (dir) => `if [ -d ${sq(dir)} ]; then mount -n -t tmpfs -o nosuid,nodev,mode=1777,size=${plan.tmpBytes} tmpfs ${sq(dir)} || exit 126; fi`,
+    ),
+    // Loopback up, so local servers a snippet starts for itself work; nothing else is reachable.
+    ...(netns ? ['ip link set lo up 2>/dev/null || true'] : []),
+    // sh exports PWD; the snippet's environment must be exactly what the daemon built.
+    'unset PWD OLDPWD',
+    `exec ${dropped.slice(0, dropped.indexOf('--') + 1).map(sq).join(' ')} "$@"`,
+  ].join('\n');
+  return [...unshare, '/bin/sh', '-c', script, 'sandbox', ...limited];
+}
+
+function rlimitArgs(plan: IsolationPlan): string[] {
+  const l = plan.limits;
+  // RLIMIT_CPU is per process and in whole seconds: a backstop behind the sampled budget over the
+  // whole tree, set just above it so the sampler normally acts first.
+  const cpuSoft = Math.ceil(l.cpuMs / 1000) + 1;
+  const args = [`--nofile=${l.openFiles}`, `--fsize=${l.fileSizeBytes}`, '--core=0', `--cpu=${cpuSoft}:${cpuSoft + 1}`];
+  // RLIMIT_NPROC counts every process of the uid: only meaningful for a user of the sandbox's own.
+  if (plan.identity.mode === 'dedicated') args.push(`--nproc=${l.processes}`);
+  if (plan.addressSpaceBytes > 0) args.push(`--as=${plan.addressSpaceBytes}`);
+  return args;
+}
+
+/** Single-quote for /bin/sh. */
+function sq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}

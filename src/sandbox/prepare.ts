@@ -1,0 +1,97 @@
+// Everything about the sandbox decided once at start-up: who snippets run as, what isolation this
+// machine allows, which places are made private per run. Refuses to start when a required
+// guarantee cannot be given, rather than run snippets with less isolation than configured.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config/options.js';
+import { ERROR_CODES, ExecutorError, configError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { RunEnvironment } from '../run/run.js';
+import { probeCapabilities, type SandboxCapabilities } from './capabilities.js';
+import { resolveSandboxIdentity, type SandboxIdentity } from './identity.js';
+
+export interface PreparedSandbox {
+  identity: SandboxIdentity;
+  capabilities: SandboxCapabilities;
+  privateDirs: string[];
+  /** The environment every run of this executor gets, logging through `logger`. */
+  runEnvironment(logger: Logger): RunEnvironment;
+}
+
+type SandboxConfig = Pick<
+  Config,
+  | 'sandboxUser'
+  | 'allowSharedUser'
+  | 'requireGvisor'
+  | 'network'
+  | 'privateDirs'
+  | 'workDir'
+  | 'tmpBytes'
+  | 'addressSpaceBytes'
+  | 'sandboxPath'
+  | 'killGraceMs'
+  | 'cpuSampleMs'
+>;
+
+export async function prepareSandbox(config: SandboxConfig, logger: Logger): Promise<PreparedSandbox> {
+  const identity = resolveSandboxIdentity(config);
+  const capabilities = await probeCapabilities(identity.mode === 'dedicated');
+  if (config.requireGvisor && capabilities.sandbox !== 'gvisor') {
+    throw new ExecutorError(ERROR_CODES.SANDBOX_USER, 'EXECUTOR_REQUIRE_GVISOR=1 but this executor is not running under gVisor (runsc)');
+  }
+  if (identity.mode === 'dedicated' && config.network === 'none' && !capabilities.networkNamespace) {
+    throw new ExecutorError(
+      ERROR_CODES.SANDBOX_USER,
+      'EXECUTOR_NETWORK=none but network namespaces cannot be created here (unshare --net failed; it needs CAP_SYS_ADMIN). ' +
+        'Grant it, or set EXECUTOR_NETWORK=allow to give snippets the pod\'s network (the NetworkPolicy is then the only fence).',
+    );
+  }
+  const privateDirs = config.privateDirs
+    .split(':')
+    .filter((d) => d !== '')
+    .map((d) => path.resolve(d))
+    .filter((d) => fs.existsSync(d));
+  const workDir = path.resolve(config.workDir);
+  if (capabilities.privateMounts && identity.mode === 'dedicated') {
+    const hidden = privateDirs.find((d) => workDir === d || workDir.startsWith(`${d}/`));
+    if (hidden) throw configError(`EXECUTOR_WORK_DIR=${workDir} is inside ${hidden}, which every run replaces with a private tmpfs; choose a folder outside ${privateDirs.join(', ')}`);
+  }
+  fs.mkdirSync(workDir, { recursive: true });
+  // Only root may list the scratch folders; each run may enter its own.
+  if (identity.mode === 'dedicated') fs.chmodSync(workDir, 0o711);
+
+  logger.info(
+    {
+      sandbox: capabilities.sandbox,
+      user: identity.name,
+      uid: identity.uid,
+      userMode: identity.mode,
+      privateMounts: capabilities.privateMounts && identity.mode === 'dedicated' ? privateDirs : [],
+      networkNamespace: capabilities.networkNamespace,
+      network: config.network,
+      workDir,
+    },
+    capabilities.sandbox === 'gvisor' ? 'running under gVisor' : 'not running under gVisor (sandbox none)',
+  );
+  if (identity.mode === 'dedicated' && !capabilities.privateMounts) {
+    logger.warn({ privateDirs }, 'private mount namespaces are not available: shared writable places are emptied after each run instead');
+  }
+  return {
+    identity,
+    capabilities,
+    privateDirs,
+    runEnvironment: (log) => ({
+      identity,
+      capabilities,
+      network: config.network === 'allow',
+      privateDirs,
+      tmpBytes: config.tmpBytes,
+      addressSpaceBytes: config.addressSpaceBytes,
+      workDir,
+      sandboxPath: config.sandboxPath,
+      killGraceMs: config.killGraceMs,
+      cpuSampleMs: config.cpuSampleMs,
+      logger: log,
+    }),
+  };
+}
