@@ -3,6 +3,7 @@
 import { ExecutorError, ERROR_CODES } from '../errors.js';
 import { EXIT_EXECUTOR, EXIT_USAGE } from './exit-code.js';
 import { serve } from './serve.js';
+import { selftest } from './selftest.js';
 import { submit } from './submit.js';
 
 const USAGE = `usage:
@@ -12,6 +13,7 @@ const USAGE = `usage:
   agent-executor submit (-e CODE | FILE | -) [--runtime python|node|bash] [--stdin FILE]
                        [--wall-ms N] [--cpu-ms N] [--output-bytes N] [--env K=V]... [--id ID] [--json]
                        [--timeout-ms N] [--redis-url URL] [--stream S] [-- ARGS...]
+  agent-executor selftest [--only NAME]... [--list]   run the hostile snippets against this machine's sandbox
 exit codes of submit: the snippet's own; 124 a budget ended it; 125 rejected or failed in the executor; 2 usage`;
 
 async function main(argv: string[]): Promise<number> {
@@ -21,6 +23,8 @@ async function main(argv: string[]): Promise<number> {
       return serve(rest);
     case 'submit':
       return submit(rest);
+    case 'selftest':
+      return selftest(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -10,6 +10,8 @@ export interface ProcessScope {
   members(): Promise<ProcInfo[]>;
   /** Send a signal to every live member; returns how many were signalled. */
   signal(signal: NodeJS.Signals): Promise<number>;
+  /** Members that are dead but not yet reaped (zombies). */
+  zombies(): Promise<ProcInfo[]>;
 }
 
 export function createProcessScope(identity: SandboxIdentity, rootPid: number): ProcessScope {
@@ -19,7 +21,7 @@ export function createProcessScope(identity: SandboxIdentity, rootPid: number): 
       ? () => true
       : (p: ProcInfo) => (known.has(p.pid) || known.has(p.ppid) || p.sid === rootPid || p.pgid === rootPid);
 
-  async function members(): Promise<ProcInfo[]> {
+  async function all(): Promise<ProcInfo[]> {
     const table = await readProcTable(identity.uid);
     const found: ProcInfo[] = [];
     // Repeat until stable so that grandchildren of newly found children are found in one call.
@@ -34,11 +36,13 @@ export function createProcessScope(identity: SandboxIdentity, rootPid: number): 
         }
       }
     }
-    return found.filter((p) => p.state !== 'Z');
+    return found;
   }
+  const members = async () => (await all()).filter((p) => p.state !== 'Z');
 
   return {
     members,
+    zombies: async () => (await all()).filter((p) => p.state === 'Z'),
     async signal(signal) {
       const live = await members();
       for (const p of live) {

@@ -154,7 +154,10 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     // The first process is gone; nothing else of the run may outlive it.
     if (termination) await termination;
     const left = await sweep(scope);
-    const sweepReport = await sweepFiles(env, left.survivors);
+    if (left.unreaped.length > 0) {
+      log.warn({ zombies: left.unreaped }, 'killed processes not reaped: is PID 1 an init that reaps orphans (tini)?');
+    }
+    const sweepReport = await sweepFiles(env, left.survivors, scratch.path);
     await Promise.race([pipesClosed, delay(PIPE_DRAIN_MS)]);
     pipes.forEach((p) => p?.destroy());
     await child;
@@ -215,13 +218,15 @@ async function sampleUsage(
  * the user anywhere writable. With a shared user there is no telling its files from the daemon's,
  * so only processes are checked.
  */
-async function sweepFiles(env: RunEnvironment, survivors: number[]): Promise<SweepReport> {
+async function sweepFiles(env: RunEnvironment, survivors: number[], scratchPath: string): Promise<SweepReport> {
   const problems = survivors.map((pid) => `process ${pid} of the sandbox user survived the kill`);
   if (env.identity.mode === 'dedicated') {
+    // The run's own scratch directory is removed whole afterwards; anything else is a leftover.
     const places = [...env.privateDirs, env.workDir];
-    const removed = await removeFilesOf(env.identity.uid, places);
+    const others = (found: string[]) => found.filter((p) => p !== scratchPath);
+    const removed = others(await removeFilesOf(env.identity.uid, places, scratchPath));
     if (removed.length > 0) env.logger.warn({ removed: removed.slice(0, 20), count: removed.length }, 'removed files the run left behind');
-    for (const p of await findFilesOf(env.identity.uid, places)) problems.push(`file ${p} of the sandbox user could not be removed`);
+    for (const p of others(await findFilesOf(env.identity.uid, places))) problems.push(`file ${p} of the sandbox user could not be removed`);
   }
   return problems.length === 0 ? { clean: true } : { clean: false, problems };
 }

@@ -8,6 +8,7 @@ import type { ProcessScope } from './process-scope.js';
 const treeKillAsync = promisify(treeKill) as (pid: number, signal: string) => Promise<void>;
 const POLL_MS = 10;
 const SWEEP_DEADLINE_MS = 3000;
+const REAP_WAIT_MS = 2000;
 
 /** SIGTERM the tree and the scope, wait up to `graceMs` for them to go, then sweep. */
 export async function terminateRun(scope: ProcessScope, rootPid: number, graceMs: number): Promise<ProcessScopeLeft> {
@@ -28,6 +29,8 @@ export async function terminateRun(scope: ProcessScope, rootPid: number, graceMs
 export interface ProcessScopeLeft {
   /** Processes still alive after the sweep gave up (empty when the sweep succeeded). */
   survivors: number[];
+  /** Dead processes nobody had reaped yet when the sweep stopped waiting for them. */
+  unreaped: number[];
 }
 
 /**
@@ -40,9 +43,21 @@ export async function sweep(scope: ProcessScope): Promise<ProcessScopeLeft> {
     await scope.signal('SIGSTOP');
     const killed = await scope.signal('SIGKILL');
     const left = await scope.members();
-    if (killed === 0 && left.length === 0) return { survivors: [] };
+    if (killed === 0 && left.length === 0) return { survivors: [], unreaped: await awaitReaping(scope) };
     if (left.length === 0) continue; // one more pass to be sure nothing was forked in between
-    if (Date.now() > deadline) return { survivors: left.map((p) => p.pid) };
+    if (Date.now() > deadline) return { survivors: left.map((p) => p.pid), unreaped: [] };
+    await sleep(POLL_MS);
+  }
+}
+
+// Killed orphans stay zombies until their reaper (PID 1, or tini in the images) collects them,
+// and until then they still count against the sandbox user's RLIMIT_NPROC: the next run could
+// not fork. Wait, bounded, for the reaping.
+async function awaitReaping(scope: ProcessScope): Promise<number[]> {
+  const deadline = Date.now() + REAP_WAIT_MS;
+  for (;;) {
+    const zombies = await scope.zombies();
+    if (zombies.length === 0 || Date.now() > deadline) return zombies.map((p) => p.pid);
     await sleep(POLL_MS);
   }
 }

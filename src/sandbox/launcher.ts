@@ -3,7 +3,8 @@
 // (no wrapper process stays around) and its exit status and signal are its own:
 //
 //   unshare --mount --net      new mount and network namespaces (loopback only)
-//   sh -c 'mount tmpfs ...'    fresh, size-limited /tmp, /var/tmp, /dev/shm, /run/lock
+//   bash -c 'mount tmpfs ...'  fresh, size-limited /tmp, /var/tmp, /dev/shm, /run/lock; close
+//                              every inherited descriptor above stderr
 //   setpriv                    sandbox uid/gid, no supplementary groups, no capabilities,
 //                              no_new_privs (setuid binaries cannot raise privileges)
 //   prlimit                    rlimits: processes, open files, file size, core dumps, CPU, address space
@@ -28,27 +29,30 @@ export interface IsolationPlan {
 
 export function wrapCommand(argv: readonly string[], plan: IsolationPlan): string[] {
   const limited = ['prlimit', ...rlimitArgs(plan), '--', ...argv];
-  if (plan.identity.mode === 'shared') return limited;
-
-  const { uid, gid } = plan.identity;
-  const dropped = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--', ...limited];
-  const mounts = plan.capabilities.privateMounts && plan.privateDirs.length > 0;
-  const netns = plan.capabilities.networkNamespace && !plan.network;
-  if (!mounts && !netns) return dropped;
-
-  const unshare = ['unshare', ...(mounts ? ['--mount', '--propagation', 'private'] : []), ...(netns ? ['--net'] : []), '--'];
-  if (!mounts) return [...unshare, ...dropped];
+  const dedicated = plan.identity.mode === 'dedicated';
+  const mounts = dedicated && plan.capabilities.privateMounts && plan.privateDirs.length > 0;
+  const netns = dedicated && plan.capabilities.networkNamespace && !plan.network;
+  const unshare = mounts || netns ? ['unshare', ...(mounts ? ['--mount', '--propagation', 'private'] : []), ...(netns ? ['--net'] : []), '--'] : [];
+  const drop = dedicated
+    ? ['setpriv', `--reuid=${plan.identity.uid}`, `--regid=${plan.identity.gid}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--']
+    : [];
   const script = [
-    ...plan.privateDirs.map(
-      (dir) => `if [ -d ${sq(dir)} ]; then mount -n -t tmpfs -o nosuid,nodev,mode=1777,size=${plan.tmpBytes} tmpfs ${sq(dir)} || exit 126; fi`,
-    ),
+    ...(mounts
+      ? plan.privateDirs.map(
+          (dir) => `if [ -d ${sq(dir)} ]; then mount -n -t tmpfs -o nosuid,nodev,mode=1777,size=${plan.tmpBytes} tmpfs ${sq(dir)} || exit 126; fi`,
+        )
+      : []),
     // Loopback up, so local servers a snippet starts for itself work; nothing else is reachable.
     ...(netns ? ['ip link set lo up 2>/dev/null || true'] : []),
-    // sh exports PWD; the snippet's environment must be exactly what the daemon built.
-    'unset PWD OLDPWD',
-    `exec ${dropped.slice(0, dropped.indexOf('--') + 1).map(sq).join(' ')} "$@"`,
+    // The daemon may itself have inherited descriptors without close-on-exec (from its parent,
+    // the container runtime, a CI harness); none of them may reach the snippet.
+    'for fd in /proc/self/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] 2>/dev/null && exec {fd}>&-; done',
+    // The shell exports PWD, and its exec re-adds SHLVL; the snippet's environment must be
+    // exactly what the daemon built.
+    'unset PWD OLDPWD _',
+    `exec env -u SHLVL -- ${drop.map(sq).join(' ')} "$@"`,
   ].join('\n');
-  return [...unshare, '/bin/sh', '-c', script, 'sandbox', ...limited];
+  return [...unshare, '/bin/bash', '--noprofile', '--norc', '-c', script, 'sandbox', ...limited];
 }
 
 function rlimitArgs(plan: IsolationPlan): string[] {

@@ -14,10 +14,10 @@ export async function findFilesOf(uid: number, roots: readonly string[]): Promis
   return found;
 }
 
-/** Delete every path owned by `uid` under `roots`; returns what was deleted. */
-export async function removeFilesOf(uid: number, roots: readonly string[]): Promise<string[]> {
+/** Delete every path owned by `uid` under `roots` except `keep`; returns what was found. */
+export async function removeFilesOf(uid: number, roots: readonly string[], keep?: string): Promise<string[]> {
   const found = await findFilesOf(uid, roots);
-  for (const p of found) await fs.rm(p, { recursive: true, force: true }).catch(() => undefined);
+  for (const p of found) if (p !== keep) await fs.rm(p, { recursive: true, force: true }).catch(() => undefined);
   return found;
 }
 

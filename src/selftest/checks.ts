@@ -1,0 +1,207 @@
+// The hostile snippets: each one tries to break out of a run, outlast it, or leave something for
+// the next run, and states what containment looks like. `agent-executor selftest` and the test
+// suite run them through the same run-and-sweep code as the daemon.
+import type { EffectiveLimits, ExitResult } from '../protocol/result.js';
+
+export interface CheckContext {
+  /** A TCP port on 127.0.0.1 that the checker listens on (a stand-in for Redis). */
+  listenerPort: number;
+  /** A root-only file beside the scratch folders (a stand-in for a mounted secret). */
+  secretPath: string;
+  /** Whether the configuration lets snippets use the network. */
+  networkAllowed: boolean;
+}
+
+export interface Observed {
+  result: ExitResult;
+  stdout: Buffer;
+  stderr: Buffer;
+  /** Whether the checker's listener saw a connection during the run. */
+  listenerReached: boolean;
+}
+
+export interface HostileCheck {
+  name: string;
+  runtime: 'python' | 'node' | 'bash';
+  code: (ctx: CheckContext) => string;
+  limits?: Partial<EffectiveLimits>;
+  /** Returns why the run was not contained, or undefined when it was. */
+  verdict: (seen: Observed, ctx: CheckContext) => string | undefined;
+}
+
+const OVERSHOOT_MS = 500;
+const text = (b: Buffer) => b.toString('utf8');
+const status = (seen: Observed, ...allowed: string[]) =>
+  allowed.includes(seen.result.status) ? undefined : `status ${seen.result.status} (${seen.result.error ?? 'no error'}), expected ${allowed.join(' or ')}`;
+const endedWithin = (seen: Observed, wallMs: number) =>
+  seen.result.wallMs < wallMs + OVERSHOOT_MS ? undefined : `ran ${seen.result.wallMs} ms, budget ${wallMs} ms`;
+const says = (seen: Observed, pattern: RegExp) =>
+  pattern.test(text(seen.stdout)) ? undefined : `expected output matching ${pattern}, got ${JSON.stringify(text(seen.stdout).slice(0, 300))} / ${JSON.stringify(text(seen.stderr).slice(0, 300))}`;
+const first = (...reasons: (string | undefined)[]) => reasons.find((r) => r !== undefined);
+
+export const HOSTILE_CHECKS: HostileCheck[] = [
+  {
+    name: 'fork-bomb',
+    runtime: 'bash',
+    code: () => 'bomb() { bomb | bomb & }; bomb',
+    limits: { wallMs: 3000 },
+    verdict: (seen) => endedWithin(seen, 3000),
+  },
+  {
+    name: 'setsid-double-fork-daemon',
+    runtime: 'python',
+    code: () =>
+      'import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(3600)\n    os._exit(0)\nos.wait()\nprint("daemonized")',
+    verdict: (seen) => first(status(seen, 'ok'), says(seen, /daemonized/)),
+  },
+  {
+    name: 'background-writer-after-exit',
+    runtime: 'bash',
+    code: () => '(trap "" HUP TERM; while :; do date >> "$HOME/../late-$$" 2>/dev/null; date >> /var/tmp/late-$$; date >> /tmp/late-$$; sleep 0.01; done) &\ndisown\necho left running',
+    verdict: (seen) => first(status(seen, 'ok'), says(seen, /left running/)),
+  },
+  {
+    name: 'output-flood-one-line',
+    runtime: 'python',
+    code: () => 'import sys\nchunk = "x" * 65536\nwhile True:\n    sys.stdout.write(chunk)',
+    limits: { outputBytes: 1024 * 1024 },
+    verdict: (seen) =>
+      first(
+        status(seen, 'output_limit'),
+        seen.stdout.length === 1024 * 1024 && seen.result.truncated ? undefined : `got ${seen.stdout.length} bytes, truncated=${seen.result.truncated}`,
+      ),
+  },
+  {
+    name: 'binary-output',
+    runtime: 'python',
+    code: () => 'import sys\nsys.stdout.buffer.write(bytes(range(256)) * 64)\nsys.stderr.buffer.write(b"\\xff\\xfe\\x00bad utf8")',
+    verdict: (seen) => {
+      const expected = Buffer.from(Array.from({ length: 256 * 64 }, (_, i) => i % 256));
+      if (!seen.stdout.equals(expected)) return 'stdout bytes differ';
+      if (!seen.stderr.equals(Buffer.from([0xff, 0xfe, 0x00, ...Buffer.from('bad utf8')]))) return 'stderr bytes differ';
+      return undefined;
+    },
+  },
+  {
+    name: 'allocate-2gb',
+    runtime: 'python',
+    code: () => 'x = b"x" * (2 * 1024 ** 3)\nprint("allocated", len(x))',
+    limits: { memoryBytes: 256 * 1024 ** 2 },
+    verdict: (seen) => status(seen, 'memory_limit'),
+  },
+  {
+    name: 'fill-the-disk',
+    runtime: 'python',
+    code: () =>
+      [
+        'import os',
+        'for where in (".", "/tmp"):',
+        '    written = 0',
+        '    try:',
+        '        with open(os.path.join(where, "fill"), "wb") as f:',
+        '            while written < 4 * 1024 ** 3:',
+        '                f.write(b"\\0" * (1 << 20)); f.flush(); written += 1 << 20',
+        '        print(where, "not stopped", written)',
+        '    except OSError as e:',
+        '        print(where, "stopped", written, e.strerror)',
+      ].join('\n'),
+    limits: { wallMs: 20_000 },
+    verdict: (seen) => first(says(seen, /^\. stopped/m), says(seen, /^\/tmp stopped/m)),
+  },
+  {
+    name: 'write-tmp-shm-home',
+    runtime: 'bash',
+    code: () =>
+      'for d in /tmp /var/tmp /dev/shm /run/lock "$HOME"; do [ -d "$d" ] && echo planted > "$d/planted-by-previous-run" && echo "wrote $d"; done; echo "alias ls=rm" >> "$HOME/.bashrc"',
+    verdict: (seen) => first(status(seen, 'ok'), says(seen, /wrote \/tmp/)),
+  },
+  {
+    name: 'sigterm-ignored',
+    runtime: 'python',
+    code: () => 'import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint("ignoring", flush=True)\ntime.sleep(3600)',
+    limits: { wallMs: 1000 },
+    verdict: (seen) => first(status(seen, 'timeout'), endedWithin(seen, 1000)),
+  },
+  {
+    name: 'self-sigstop',
+    runtime: 'bash',
+    code: () => '(kill -STOP $BASHPID; sleep 3600) &\nkill -STOP $$\necho never',
+    limits: { wallMs: 1000 },
+    verdict: (seen) => first(status(seen, 'timeout'), endedWithin(seen, 1000)),
+  },
+  {
+    name: 'threads-burning-cpu',
+    runtime: 'node',
+    code: () =>
+      'const { Worker } = require("node:worker_threads");\nfor (let i = 0; i < 4; i++) new Worker("for (;;) {}", { eval: true });\nfor (;;) {}',
+    limits: { cpuMs: 1500, wallMs: 10_000 },
+    verdict: (seen) =>
+      first(status(seen, 'cpu_limit'), seen.result.cpuMs < 1500 + OVERSHOOT_MS ? undefined : `used ${seen.result.cpuMs} ms CPU, budget 1500`),
+  },
+  {
+    name: 'read-daemon-secrets',
+    runtime: 'python',
+    code: (ctx) =>
+      [
+        'import os',
+        'parent = os.getppid()',
+        `for path in (f"/proc/{parent}/environ", f"/proc/{parent}/mem", f"/proc/{parent}/cmdline.nope", ${JSON.stringify(ctx.secretPath)}):`,
+        '    try:',
+        '        with open(path, "rb") as f: f.read(64)',
+        '        print("READ", path)',
+        '    except OSError as e:',
+        '        print("denied", path, e.errno)',
+        'print("fds", sorted(int(fd) for fd in os.listdir("/proc/self/fd")))',
+        'print("env", sorted(os.environ))',
+      ].join('\n'),
+    verdict: (seen) => {
+      const out = text(seen.stdout);
+      if (/^READ /m.test(out)) return `read something it must not: ${out.split('\n').filter((l) => l.startsWith('READ')).join('; ')}`;
+      // Only stdin, stdout, stderr and the fd listdir itself opened: nothing inherited.
+      const fds = /fds \[([^\]]*)\]/.exec(out)?.[1]?.split(',').map((s) => Number(s.trim()));
+      if (!fds || fds.some((fd) => fd > 3)) return `inherited file descriptors: ${fds?.join(', ')}`;
+      if (/REDIS|EXECUTOR_/.test(out)) return 'the daemon\'s settings leaked into the environment';
+      return undefined;
+    },
+  },
+  {
+    name: 'connect-to-redis-port',
+    runtime: 'python',
+    code: (ctx) =>
+      `import socket\ntry:\n    s = socket.create_connection(("127.0.0.1", ${ctx.listenerPort}), timeout=2)\n    print("CONNECTED")\nexcept OSError as e:\n    print("blocked", e.errno)`,
+    verdict: (seen, ctx) => {
+      if (ctx.networkAllowed) return undefined;
+      if (seen.listenerReached || /CONNECTED/.test(text(seen.stdout))) return 'reached a port on the host loopback';
+      return says(seen, /blocked/);
+    },
+  },
+  {
+    name: 'kill-the-daemon',
+    runtime: 'python',
+    code: () =>
+      'import os, signal\nfor sig in (signal.SIGKILL, signal.SIGSTOP):\n    try:\n        os.kill(os.getppid(), sig)\n        print("SIGNALLED")\n    except PermissionError:\n        print("denied")',
+    verdict: (seen) => (/SIGNALLED/.test(text(seen.stdout)) ? 'signalled the daemon' : says(seen, /denied\ndenied/)),
+  },
+  {
+    name: 'no-privileges',
+    runtime: 'python',
+    code: () =>
+      'import os\nstatus = open("/proc/self/status").read()\nfields = dict(l.split(":\\t", 1) for l in status.splitlines() if ":\\t" in l)\nprint("uid", os.getuid(), os.geteuid(), "caps", fields.get("CapEff", "").strip(), "nnp", fields.get("NoNewPrivs", "n/a").strip(), "groups", os.getgroups())',
+    verdict: (seen) => {
+      const m = /uid (\d+) (\d+) caps (\S*) nnp (\S+) groups \[\]/.exec(text(seen.stdout));
+      if (!m) return `unexpected: ${text(seen.stdout)}${text(seen.stderr)}`;
+      if (m[1] === '0' || m[2] === '0') return 'runs as root';
+      if (m[3] !== '' && !/^0+$/.test(m[3]!)) return `has capabilities ${m[3]}`;
+      // Where the kernel reports it (gVisor may not), no_new_privs must be set.
+      if (m[4] !== 'n/a' && m[4] !== '1') return 'no_new_privs not set: setuid binaries could raise privileges';
+      return undefined;
+    },
+  },
+  {
+    name: 'writable-places',
+    runtime: 'bash',
+    code: () =>
+      'find / -xdev \\( -path /proc -o -path /sys \\) -prune -o -type d -writable -print 2>/dev/null | grep -v "^$HOME" | while read -r d; do echo planted > "$d/.planted-$$" 2>/dev/null && echo "writable $d"; done; for d in /dev/shm /dev/mqueue; do [ -w "$d" ] && echo planted > "$d/.planted-$$" && echo "writable $d"; done; true',
+    verdict: () => undefined,
+  },
+];

@@ -1,0 +1,67 @@
+// The run after each hostile snippet: it looks, from inside a fresh run, for anything the previous
+// run left — processes of the sandbox user, its files in the shared writable places, planted
+// markers anywhere, a changed home. A reused sandbox must look identical to a fresh one.
+
+export const PROBE_CODE = String.raw`
+import json, os, subprocess
+me, self_pid = os.getuid(), os.getpid()
+procs = []
+for p in os.listdir("/proc"):
+    if p.isdigit() and int(p) != self_pid:
+        try:
+            # Zombies are dead; whoever reaps orphans (PID 1) may not have got to them yet.
+            dead = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+            if os.stat(f"/proc/{p}").st_uid == me and not dead:
+                procs.append(int(p))
+        except OSError:
+            pass
+def mine(root, depth=0):
+    found = []
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return found
+    for n in names:
+        p = os.path.join(root, n)
+        try:
+            st = os.lstat(p)
+        except OSError:
+            continue
+        if st.st_uid == me:
+            found.append(p)
+        elif os.path.isdir(p) and not os.path.islink(p) and depth < 8 and st.st_mode & 0o022:
+            found += mine(p, depth + 1)
+    return found
+leftovers = []
+for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"):
+    leftovers += mine(d)
+home = sorted(n for n in os.listdir(".") if n != "main.py")
+markers = subprocess.run(
+    ["find", "/", "-xdev", "(", "-path", "/proc", "-o", "-path", "/sys", ")", "-prune", "-o",
+     "(", "-name", ".planted-*", "-o", "-name", "planted-by-previous-run", "-o", "-name", "late-*", ")", "-print"],
+    capture_output=True, text=True).stdout.split()
+markers += [os.path.join(d, n) for d in ("/dev/shm", "/dev/mqueue") if os.path.isdir(d) for n in os.listdir(d) if n.startswith((".planted-", "planted-", "late-"))]
+print(json.dumps({"procs": procs, "leftovers": leftovers, "home": home, "markers": sorted(set(markers)), "env": sorted(os.environ)}))
+`;
+
+export interface ProbeFindings {
+  procs: number[];
+  leftovers: string[];
+  home: string[];
+  markers: string[];
+  env: string[];
+}
+
+const EXPECTED_ENV = ['HOME', 'LANG', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'PYTHONUNBUFFERED'];
+
+/** What the probe saw that a fresh sandbox would not have; empty when clean. */
+export function problemsIn(f: ProbeFindings): string[] {
+  const problems: string[] = [];
+  if (f.procs.length) problems.push(`processes of the sandbox user alive: ${f.procs.join(', ')}`);
+  if (f.leftovers.length) problems.push(`files of the sandbox user left: ${f.leftovers.slice(0, 10).join(', ')}`);
+  if (f.home.length) problems.push(`home not fresh: ${f.home.join(', ')}`);
+  if (f.markers.length) problems.push(`planted files survived: ${f.markers.slice(0, 10).join(', ')}`);
+  const extra = f.env.filter((k) => !EXPECTED_ENV.includes(k));
+  if (extra.length) problems.push(`unexpected environment: ${extra.join(', ')}`);
+  return problems;
+}

@@ -1,0 +1,121 @@
+// Runs the hostile checks through the daemon's own run-and-sweep code, with no Redis: each hostile
+// run, then a probe run that must find a sandbox indistinguishable from a fresh one.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Logger } from '../log.js';
+import type { EffectiveLimits } from '../protocol/result.js';
+import { effectiveLimits } from '../run/limits.js';
+import { executeRun } from '../run/run.js';
+import type { RuntimeRegistry } from '../runtimes/load.js';
+import type { PreparedSandbox } from '../sandbox/prepare.js';
+import { HOSTILE_CHECKS, type CheckContext, type HostileCheck } from './checks.js';
+import { PROBE_CODE, problemsIn, type ProbeFindings } from './probe.js';
+
+export interface CheckOutcome {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface SelftestOptions {
+  sandbox: PreparedSandbox;
+  runtimes: RuntimeRegistry;
+  maxima: EffectiveLimits;
+  networkAllowed: boolean;
+  logger: Logger;
+  only?: readonly string[];
+  onOutcome?: (outcome: CheckOutcome) => void;
+}
+
+/** The selftest's own default budgets: tight, so the whole suite takes seconds, not minutes. */
+const SELFTEST_LIMITS: Partial<EffectiveLimits> = { wallMs: 10_000, cpuMs: 5_000, processes: 64, fileSizeBytes: 16 * 1024 ** 2 };
+
+export async function runSelftest(o: SelftestOptions): Promise<CheckOutcome[]> {
+  const checks = o.only?.length ? HOSTILE_CHECKS.filter((c) => o.only!.includes(c.name)) : HOSTILE_CHECKS;
+  const listener = await listen();
+  const env = o.sandbox.runEnvironment(o.logger);
+  const secretPath = path.join(env.workDir, `.selftest-secret-${process.pid}`);
+  fs.writeFileSync(secretPath, 'token: do-not-read\n', { mode: 0o600 });
+  const ctx: CheckContext = { listenerPort: listener.port, secretPath, networkAllowed: o.networkAllowed };
+  const outcomes: CheckOutcome[] = [];
+  try {
+    for (const check of checks) {
+      const outcome = await runCheck(check, ctx, listener, o);
+      outcomes.push(outcome);
+      o.onOutcome?.(outcome);
+    }
+  } finally {
+    fs.rmSync(secretPath, { force: true });
+    listener.close();
+  }
+  return outcomes;
+}
+
+export async function runCheck(
+  check: HostileCheck,
+  ctx: CheckContext,
+  listener: { connections: number },
+  o: Pick<SelftestOptions, 'sandbox' | 'runtimes' | 'maxima' | 'logger'>,
+): Promise<CheckOutcome> {
+  const env = o.sandbox.runEnvironment(o.logger.child({ check: check.name }));
+  const limits = effectiveLimits(o.maxima, { ...SELFTEST_LIMITS, ...check.limits });
+  const before = listener.connections;
+  const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+  const profile = o.runtimes.get(check.runtime);
+  if (!profile) return { name: check.name, ok: false, detail: `runtime ${check.runtime} is not installed` };
+  const { result } = await executeRun(
+    { task: { id: `selftest-${check.name}`, runtime: check.runtime, code: check.code(ctx) }, profile, limits },
+    env,
+    { output: async (kind, data) => void out[kind].push(data) },
+  );
+  const seen = {
+    result,
+    stdout: Buffer.concat(out.stdout),
+    stderr: Buffer.concat(out.stderr),
+    listenerReached: listener.connections > before,
+  };
+  const summary = `${result.status} in ${result.wallMs} ms wall, ${result.cpuMs} ms CPU`;
+  const failed = check.verdict(seen, ctx) ?? (result.sweep?.clean === false ? `sweep: ${result.sweep.problems?.join('; ')}` : undefined);
+  if (failed) return { name: check.name, ok: false, detail: `${failed} [${summary}]` };
+
+  const probeProblems = await probe(o, env);
+  if (probeProblems.length) return { name: check.name, ok: false, detail: `next run not clean: ${probeProblems.join('; ')} [${summary}]` };
+  const writable = check.name === 'writable-places' ? `; writable: ${listWritable(seen.stdout)}` : '';
+  return { name: check.name, ok: true, detail: `${summary}; next run clean${writable}` };
+}
+
+async function probe(
+  o: Pick<SelftestOptions, 'runtimes' | 'maxima'>,
+  env: ReturnType<PreparedSandbox['runEnvironment']>,
+): Promise<string[]> {
+  const chunks: Buffer[] = [];
+  const errors: Buffer[] = [];
+  const { result } = await executeRun(
+    { task: { id: 'selftest-probe', runtime: 'python', code: PROBE_CODE }, profile: o.runtimes.get('python')!, limits: effectiveLimits(o.maxima, SELFTEST_LIMITS) },
+    env,
+    { output: async (kind, data) => void (kind === 'stdout' ? chunks : errors).push(data) },
+  );
+  if (result.status !== 'ok') return [`probe run failed: ${result.status} ${result.error ?? ''} ${Buffer.concat(errors).toString().slice(-300)}`];
+  return problemsIn(JSON.parse(Buffer.concat(chunks).toString()) as ProbeFindings);
+}
+
+function listWritable(stdout: Buffer): string {
+  const dirs = stdout
+    .toString()
+    .split('\n')
+    .filter((l) => l.startsWith('writable '))
+    .map((l) => l.slice('writable '.length));
+  return dirs.length ? dirs.join(', ') : 'none besides the scratch directory';
+}
+
+async function listen(): Promise<{ port: number; connections: number; close(): void }> {
+  const state = { port: 0, connections: 0, close: () => server.close() };
+  const server = net.createServer((socket) => {
+    state.connections += 1;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.port = (server.address() as net.AddressInfo).port;
+  return state;
+}
