@@ -52,6 +52,7 @@ export const OPTIONS = {
   addressSpaceBytes: { env: 'EXECUTOR_ADDRESS_SPACE_BYTES', schema: int(0, 1024 ** 5), default: String(4 * 1024 ** 3) },
   tmpBytes: { env: 'EXECUTOR_TMP_BYTES', schema: int(1024 ** 2, 1024 ** 4), default: String(64 * 1024 ** 2) },
   privateDirs: { env: 'EXECUTOR_PRIVATE_DIRS', schema: z.string(), default: '/tmp:/var/tmp:/dev/shm:/run/lock' },
+  sweepDirs: { env: 'EXECUTOR_SWEEP_DIRS', schema: z.string().min(1), default: 'auto' },
   network: { env: 'EXECUTOR_NETWORK', schema: z.enum(['none', 'allow']), default: 'none' },
   requireGvisor: { env: 'EXECUTOR_REQUIRE_GVISOR', schema: flag, default: '0' },
   killGraceMs: { env: 'EXECUTOR_KILL_GRACE_MS', schema: int(0, 10_000), default: '200' },

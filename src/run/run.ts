@@ -15,7 +15,7 @@ import { findFilesOf, removeFilesOf } from '../sandbox/leftover-files.js';
 import type { Task } from '../task/schema.js';
 import { createScratch } from '../workspace/scratch.js';
 import { buildArgv, buildEnv } from './command.js';
-import { CpuMeter, cpuOfReapedChildrenMs } from './cpu-meter.js';
+import { CpuMeter } from './cpu-meter.js';
 import { toExitResult, type TerminationReason } from './outcome.js';
 import { createProcessScope, type ProcessScope } from './process-scope.js';
 import { spawnSnippet } from './spawn.js';
@@ -33,6 +33,8 @@ export interface RunEnvironment {
   /** Executor-wide network permission; a runtime profile may also allow it. */
   network: boolean;
   privateDirs: readonly string[];
+  /** Writable places searched for (and cleared of) the sandbox user's files after each run. */
+  sweepPlaces: readonly string[];
   tmpBytes: number;
   addressSpaceBytes: number;
   workDir: string;
@@ -59,6 +61,7 @@ const HIGH_WATER_BYTES = 8 * 1024 * 1024;
 // After the first process exits and the rest are killed, the pipes close within moments; this
 // bounds the wait should a pipe be held open by something outside the run's scope.
 const PIPE_DRAIN_MS = 1000;
+const MIN_SAMPLE_MS = 5;
 
 export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunHooks): Promise<RunReport> {
   const { task, profile, limits } = spec;
@@ -74,7 +77,6 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       return { result: notRunResult('internal_error', `cannot start runtime "${profile.name}": ${profile.command[0]} not found on ${env.sandboxPath}`) };
     }
     const codeFile = await scratch.writeFile(profile.file, task.code);
-    const cpuBefore = cpuOfReapedChildrenMs();
     const startedAt = performance.now();
     const argv = wrapCommand(buildArgv(profile, codeFile, task.args), {
       identity: env.identity,
@@ -154,10 +156,7 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     // The first process is gone; nothing else of the run may outlive it.
     if (termination) await termination;
     const left = await sweep(scope);
-    if (left.unreaped.length > 0) {
-      log.warn({ zombies: left.unreaped }, 'killed processes not reaped: is PID 1 an init that reaps orphans (tini)?');
-    }
-    const sweepReport = await sweepFiles(env, left.survivors, scratch.path);
+    const sweepReport = await sweepFiles(env, left, scratch.path);
     await Promise.race([pipesClosed, delay(PIPE_DRAIN_MS)]);
     pipes.forEach((p) => p?.destroy());
     await child;
@@ -166,7 +165,7 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     await coalescer.drain().catch((err: Error) => {
       deliveryError = err.message;
     });
-    const cpuMs = Math.max(meter.totalMs, cpuOfReapedChildrenMs() - cpuBefore);
+    const cpuMs = meter.totalMs;
     const result = toExitResult({
       reason,
       exitCode: code,
@@ -199,16 +198,27 @@ async function sampleUsage(
   end: (why: TerminationReason) => void,
   log: Logger,
 ): Promise<void> {
+  let last = { at: performance.now(), cpuMs: 0 };
   while (!stop.aborted) {
+    let wait = intervalMs;
     try {
+      const started = performance.now();
       const members = await scope.members();
       const usage = await meter.sample(members.map((p) => p.pid));
-      if (usage.cpuMs >= limits.cpuMs) return end('cpu_limit');
+      const now = performance.now();
+      const rate = (usage.cpuMs - last.cpuMs) / Math.max(1, now - last.at);
+      // A sample takes time (much more under gVisor, where /proc is slow), and the tree keeps
+      // burning meanwhile: act when the budget will be gone before the next sample could show it,
+      // and otherwise sample again when it would run out at the current rate, if that is sooner.
+      const sampleMs = now - started;
+      if (usage.cpuMs + rate * sampleMs >= limits.cpuMs) return end('cpu_limit');
       if (usage.rssBytes > limits.memoryBytes) return end('memory_limit');
+      if (rate > 0) wait = Math.max(MIN_SAMPLE_MS, Math.min(intervalMs, (limits.cpuMs - usage.cpuMs) / rate - sampleMs));
+      last = { at: now, cpuMs: usage.cpuMs };
     } catch (err) {
       log.warn({ err }, 'usage sample failed');
     }
-    await delay(intervalMs, stop);
+    await delay(wait, stop);
   }
 }
 
@@ -218,11 +228,14 @@ async function sampleUsage(
  * the user anywhere writable. With a shared user there is no telling its files from the daemon's,
  * so only processes are checked.
  */
-async function sweepFiles(env: RunEnvironment, survivors: number[], scratchPath: string): Promise<SweepReport> {
-  const problems = survivors.map((pid) => `process ${pid} of the sandbox user survived the kill`);
+async function sweepFiles(env: RunEnvironment, left: ProcessScopeLeft, scratchPath: string): Promise<SweepReport> {
+  const problems = left.survivors.map((p) => `process ${p.pid} (state ${p.state}, parent ${p.ppid}) of the sandbox user survived the kill`);
+  // Unreaped zombies still count against the sandbox user's process limit: the next run might
+  // not be able to fork. Without an init that reaps orphans (tini), the executor must be replaced.
+  if (left.unreaped.length > 0) problems.push(`${left.unreaped.length} killed processes were never reaped (is PID 1 an init that reaps orphans, such as tini?)`);
   if (env.identity.mode === 'dedicated') {
     // The run's own scratch directory is removed whole afterwards; anything else is a leftover.
-    const places = [...env.privateDirs, env.workDir];
+    const places = env.sweepPlaces;
     const others = (found: string[]) => found.filter((p) => p !== scratchPath);
     const removed = others(await removeFilesOf(env.identity.uid, places, scratchPath));
     if (removed.length > 0) env.logger.warn({ removed: removed.slice(0, 20), count: removed.length }, 'removed files the run left behind');

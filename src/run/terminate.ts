@@ -3,11 +3,12 @@
 // (setsid, double fork), the last step goes by scope (the sandbox uid), not by tree.
 import { promisify } from 'node:util';
 import treeKill from 'tree-kill';
+import type { ProcInfo } from './proc-table.js';
 import type { ProcessScope } from './process-scope.js';
 
 const treeKillAsync = promisify(treeKill) as (pid: number, signal: string) => Promise<void>;
 const POLL_MS = 10;
-const SWEEP_DEADLINE_MS = 3000;
+const SWEEP_DEADLINE_MS = 10_000;
 const REAP_WAIT_MS = 2000;
 
 /** SIGTERM the tree and the scope, wait up to `graceMs` for them to go, then sweep. */
@@ -22,13 +23,16 @@ export async function terminateRun(scope: ProcessScope, rootPid: number, graceMs
   await scope.signal('SIGCONT');
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline && (await scope.members()).length > 0) await sleep(POLL_MS);
+  // Grace is over: the group first, at once (no scan), then everything else in scope.
+  signalGroup(rootPid, 'SIGKILL');
+  const left = await sweep(scope);
   await tree;
-  return sweep(scope);
+  return left;
 }
 
 export interface ProcessScopeLeft {
   /** Processes still alive after the sweep gave up (empty when the sweep succeeded). */
-  survivors: number[];
+  survivors: ProcInfo[];
   /** Dead processes nobody had reaped yet when the sweep stopped waiting for them. */
   unreaped: number[];
 }
@@ -39,13 +43,14 @@ export interface ProcessScopeLeft {
  */
 export async function sweep(scope: ProcessScope): Promise<ProcessScopeLeft> {
   const deadline = Date.now() + SWEEP_DEADLINE_MS;
+  if ((await scope.members()).length > 0) await scope.killAtomically();
   for (;;) {
     await scope.signal('SIGSTOP');
     const killed = await scope.signal('SIGKILL');
     const left = await scope.members();
     if (killed === 0 && left.length === 0) return { survivors: [], unreaped: await awaitReaping(scope) };
     if (left.length === 0) continue; // one more pass to be sure nothing was forked in between
-    if (Date.now() > deadline) return { survivors: left.map((p) => p.pid), unreaped: [] };
+    if (Date.now() > deadline) return { survivors: left, unreaped: [] };
     await sleep(POLL_MS);
   }
 }
@@ -62,11 +67,13 @@ async function awaitReaping(scope: ProcessScope): Promise<number[]> {
   }
 }
 
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // the group is already gone
+function signalGroup(pgid: number, ...signals: NodeJS.Signals[]): void {
+  for (const signal of signals) {
+    try {
+      process.kill(-pgid, signal);
+    } catch {
+      // the group is already gone
+    }
   }
 }
 

@@ -9,11 +9,13 @@ import type { Logger } from '../log.js';
 import type { RunEnvironment } from '../run/run.js';
 import { probeCapabilities, type SandboxCapabilities } from './capabilities.js';
 import { resolveSandboxIdentity, type SandboxIdentity } from './identity.js';
+import { discoverWritablePlaces } from './writable-places.js';
 
 export interface PreparedSandbox {
   identity: SandboxIdentity;
   capabilities: SandboxCapabilities;
   privateDirs: string[];
+  sweepPlaces: string[];
   /** The environment every run of this executor gets, logging through `logger`. */
   runEnvironment(logger: Logger): RunEnvironment;
 }
@@ -25,6 +27,7 @@ type SandboxConfig = Pick<
   | 'requireGvisor'
   | 'network'
   | 'privateDirs'
+  | 'sweepDirs'
   | 'workDir'
   | 'tmpBytes'
   | 'addressSpaceBytes'
@@ -46,16 +49,16 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger): Pro
         'Grant it, or set EXECUTOR_NETWORK=allow to give snippets the pod\'s network (the NetworkPolicy is then the only fence).',
     );
   }
-  const privateDirs = config.privateDirs
-    .split(':')
-    .filter((d) => d !== '')
-    .map((d) => path.resolve(d))
-    .filter((d) => fs.existsSync(d));
+  const privateDirs = splitDirs(config.privateDirs);
   const workDir = path.resolve(config.workDir);
   if (capabilities.privateMounts && identity.mode === 'dedicated') {
     const hidden = privateDirs.find((d) => workDir === d || workDir.startsWith(`${d}/`));
     if (hidden) throw configError(`EXECUTOR_WORK_DIR=${workDir} is inside ${hidden}, which every run replaces with a private tmpfs; choose a folder outside ${privateDirs.join(', ')}`);
   }
+  // Where files of the sandbox user are looked for (and deleted) after every run.
+  const sweepPlaces = [
+    ...new Set([...privateDirs, ...(config.sweepDirs === 'auto' ? discoverWritablePlaces([workDir]) : splitDirs(config.sweepDirs)), workDir]),
+  ];
   fs.mkdirSync(workDir, { recursive: true });
   // Only root may list the scratch folders; each run may enter its own.
   if (identity.mode === 'dedicated') fs.chmodSync(workDir, 0o711);
@@ -70,6 +73,7 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger): Pro
       networkNamespace: capabilities.networkNamespace,
       network: config.network,
       workDir,
+      sweepPlaces,
     },
     capabilities.sandbox === 'gvisor' ? 'running under gVisor' : 'not running under gVisor (sandbox none)',
   );
@@ -80,11 +84,13 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger): Pro
     identity,
     capabilities,
     privateDirs,
+    sweepPlaces,
     runEnvironment: (log) => ({
       identity,
       capabilities,
       network: config.network === 'allow',
       privateDirs,
+      sweepPlaces,
       tmpBytes: config.tmpBytes,
       addressSpaceBytes: config.addressSpaceBytes,
       workDir,
@@ -94,4 +100,13 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger): Pro
       logger: log,
     }),
   };
+}
+
+/** Existing absolute folders from a colon-separated list. */
+function splitDirs(list: string): string[] {
+  return list
+    .split(':')
+    .filter((d) => d !== '')
+    .map((d) => path.resolve(d))
+    .filter((d) => fs.existsSync(d));
 }

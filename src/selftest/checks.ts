@@ -25,8 +25,8 @@ export interface HostileCheck {
   runtime: 'python' | 'node' | 'bash';
   code: (ctx: CheckContext) => string;
   limits?: Partial<EffectiveLimits>;
-  /** Returns why the run was not contained, or undefined when it was. */
-  verdict: (seen: Observed, ctx: CheckContext) => string | undefined;
+  /** Returns why the run was not contained; undefined or `{ note }` when it was. */
+  verdict: (seen: Observed, ctx: CheckContext) => string | undefined | { note: string };
 }
 
 const OVERSHOOT_MS = 500;
@@ -143,12 +143,14 @@ export const HOSTILE_CHECKS: HostileCheck[] = [
     runtime: 'python',
     code: (ctx) =>
       [
-        'import os',
+        'import os, re',
         'parent = os.getppid()',
-        `for path in (f"/proc/{parent}/environ", f"/proc/{parent}/mem", f"/proc/{parent}/cmdline.nope", ${JSON.stringify(ctx.secretPath)}):`,
+        `for path in (f"/proc/{parent}/environ", f"/proc/{parent}/mem", ${JSON.stringify(ctx.secretPath)}):`,
         '    try:',
-        '        with open(path, "rb") as f: f.read(64)',
-        '        print("READ", path)',
+        '        with open(path, "rb") as f: data = f.read(1 << 16)',
+        '        names = [kv.split(b"=", 1)[0].decode(errors="replace") for kv in data.split(b"\\0") if b"=" in kv]',
+        '        creds = [kv.split(b"=", 1)[0].decode(errors="replace") for kv in data.split(b"\\0") if re.search(rb"(PASS|TOKEN|SECRET|KEY|CREDENTIAL)[^=]*=|://[^/@\\s]*:[^/@\\s]*@", kv, re.I)]',
+        '        print("READ", path, "credentials:", ",".join(creds) or "none")',
         '    except OSError as e:',
         '        print("denied", path, e.errno)',
         'print("fds", sorted(int(fd) for fd in os.listdir("/proc/self/fd")))',
@@ -156,12 +158,18 @@ export const HOSTILE_CHECKS: HostileCheck[] = [
       ].join('\n'),
     verdict: (seen) => {
       const out = text(seen.stdout);
-      if (/^READ /m.test(out)) return `read something it must not: ${out.split('\n').filter((l) => l.startsWith('READ')).join('; ')}`;
+      const reads = out.split('\n').filter((l) => l.startsWith('READ '));
       // Only stdin, stdout, stderr and the fd listdir itself opened: nothing inherited.
       const fds = /fds \[([^\]]*)\]/.exec(out)?.[1]?.split(',').map((s) => Number(s.trim()));
       if (!fds || fds.some((fd) => fd > 3)) return `inherited file descriptors: ${fds?.join(', ')}`;
-      if (/REDIS|EXECUTOR_/.test(out)) return 'the daemon\'s settings leaked into the environment';
-      return undefined;
+      if (/REDIS|EXECUTOR_/.test(/^env .*$/m.exec(out)?.[0] ?? '')) return 'the daemon\'s settings leaked into the environment';
+      if (!/^denied .*\/mem /m.test(out) || reads.some((l) => !/\/environ /.test(l))) return `read what it must not: ${reads.join('; ')}`;
+      const environ = reads.find((l) => /\/environ /.test(l));
+      if (environ === undefined) return undefined;
+      // Some kernels (older gVisor) do not enforce access checks on /proc/<pid>/environ. The
+      // daemon's environment must then at least hold no credentials (see REDIS_URL_FILE).
+      if (!/credentials: none$/.test(environ)) return `read the daemon's environment, which holds credentials: ${environ}`;
+      return { note: "warning: this kernel lets other users read the daemon's /proc/<pid>/environ; it holds no credentials" };
     },
   },
   {
@@ -198,10 +206,48 @@ export const HOSTILE_CHECKS: HostileCheck[] = [
     },
   },
   {
+    // Every folder the sandbox user can write to, found from the mount table (a read-only mount
+    // cannot be written whatever its permissions, so only read-write mounts are walked). A marker
+    // is planted in each; the probe after the run must find none of them.
     name: 'writable-places',
-    runtime: 'bash',
+    runtime: 'python',
     code: () =>
-      'find / -xdev \\( -path /proc -o -path /sys \\) -prune -o -type d -writable -print 2>/dev/null | grep -v "^$HOME" | while read -r d; do echo planted > "$d/.planted-$$" 2>/dev/null && echo "writable $d"; done; for d in /dev/shm /dev/mqueue; do [ -w "$d" ] && echo planted > "$d/.planted-$$" && echo "writable $d"; done; true',
-    verdict: () => undefined,
+      [
+        'import os',
+        'home = os.getcwd()',
+        'skip_types = {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "securityfs", "debugfs", "tracefs", "bpf", "pstore", "configfs", "fusectl", "binfmt_misc", "autofs", "hugetlbfs", "efivarfs"}',
+        'roots = []',
+        'for line in open("/proc/self/mounts"):',
+        '    dev, point, kind, opts = line.split()[:4]',
+        '    point = point.replace("\\040", " ")',
+        '    if "rw" in opts.split(",") and kind not in skip_types and not point.startswith(("/proc", "/sys")):',
+        '        roots.append(point)',
+        'found = set()',
+        'for root in sorted(set(roots)):',
+        '    try:',
+        '        root_dev = os.stat(root).st_dev',
+        '    except OSError:',
+        '        continue',
+        '    for d, subdirs, _ in os.walk(root):',
+        '        if d == home or d.startswith(home + "/"):',
+        '            subdirs[:] = []',
+        '            continue',
+        '        try:',
+        '            if os.stat(d).st_dev != root_dev:',
+        '                subdirs[:] = []',
+        '                continue',
+        '        except OSError:',
+        '            continue',
+        '        if os.access(d, os.W_OK | os.X_OK):',
+        '            found.add(d)',
+        'for d in sorted(found):',
+        '    try:',
+        '        with open(os.path.join(d, f".planted-{os.getpid()}"), "w") as f: f.write("planted")',
+        '        print("writable", d)',
+        '    except OSError:',
+        '        pass',
+      ].join('\n'),
+    limits: { wallMs: 60_000, cpuMs: 30_000 },
+    verdict: (seen) => status(seen, 'ok'),
   },
 ];

@@ -2,8 +2,9 @@
 // run left — processes of the sandbox user, its files in the shared writable places, planted
 // markers anywhere, a changed home. A reused sandbox must look identical to a fresh one.
 
-export const PROBE_CODE = String.raw`
-import json, os, subprocess
+/** The probe's code; `markerDirs` are searched for planted markers beside the usual places. */
+export const probeCode = (markerDirs: readonly string[]) => String.raw`
+import json, os
 me, self_pid = os.getuid(), os.getpid()
 procs = []
 for p in os.listdir("/proc"):
@@ -36,11 +37,12 @@ leftovers = []
 for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"):
     leftovers += mine(d)
 home = sorted(n for n in os.listdir(".") if n != "main.py")
-markers = subprocess.run(
-    ["find", "/", "-xdev", "(", "-path", "/proc", "-o", "-path", "/sys", ")", "-prune", "-o",
-     "(", "-name", ".planted-*", "-o", "-name", "planted-by-previous-run", "-o", "-name", "late-*", ")", "-print"],
-    capture_output=True, text=True).stdout.split()
-markers += [os.path.join(d, n) for d in ("/dev/shm", "/dev/mqueue") if os.path.isdir(d) for n in os.listdir(d) if n.startswith((".planted-", "planted-", "late-"))]
+markers = []
+for d in ["/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"] + ` + "json.loads(" + JSON.stringify(JSON.stringify(markerDirs)) + ")" + String.raw`:
+    try:
+        markers += [os.path.join(d, n) for n in os.listdir(d) if n.startswith((".planted-", "planted-", "late-"))]
+    except OSError:
+        pass
 print(json.dumps({"procs": procs, "leftovers": leftovers, "home": home, "markers": sorted(set(markers)), "env": sorted(os.environ)}))
 `;
 

@@ -10,7 +10,7 @@ import { executeRun } from '../run/run.js';
 import type { RuntimeRegistry } from '../runtimes/load.js';
 import type { PreparedSandbox } from '../sandbox/prepare.js';
 import { HOSTILE_CHECKS, type CheckContext, type HostileCheck } from './checks.js';
-import { PROBE_CODE, problemsIn, type ProbeFindings } from './probe.js';
+import { probeCode, problemsIn, type ProbeFindings } from './probe.js';
 
 export interface CheckOutcome {
   name: string;
@@ -76,23 +76,27 @@ export async function runCheck(
     listenerReached: listener.connections > before,
   };
   const summary = `${result.status} in ${result.wallMs} ms wall, ${result.cpuMs} ms CPU`;
-  const failed = check.verdict(seen, ctx) ?? (result.sweep?.clean === false ? `sweep: ${result.sweep.problems?.join('; ')}` : undefined);
+  const verdict = check.verdict(seen, ctx);
+  const failed = typeof verdict === 'string' ? verdict : result.sweep?.clean === false ? `sweep: ${result.sweep.problems?.join('; ')}` : undefined;
   if (failed) return { name: check.name, ok: false, detail: `${failed} [${summary}]` };
+  const note = typeof verdict === 'object' ? `; ${verdict.note}` : '';
 
-  const probeProblems = await probe(o, env);
+  const writable = writableDirs(seen.stdout);
+  const probeProblems = await probe(o, env, writable);
   if (probeProblems.length) return { name: check.name, ok: false, detail: `next run not clean: ${probeProblems.join('; ')} [${summary}]` };
-  const writable = check.name === 'writable-places' ? `; writable: ${listWritable(seen.stdout)}` : '';
-  return { name: check.name, ok: true, detail: `${summary}; next run clean${writable}` };
+  const listed = check.name === 'writable-places' ? `; writable: ${writable.join(', ') || 'none besides the scratch directory'}` : '';
+  return { name: check.name, ok: true, detail: `${summary}; next run clean${listed}${note}` };
 }
 
 async function probe(
   o: Pick<SelftestOptions, 'runtimes' | 'maxima'>,
   env: ReturnType<PreparedSandbox['runEnvironment']>,
+  markerDirs: readonly string[],
 ): Promise<string[]> {
   const chunks: Buffer[] = [];
   const errors: Buffer[] = [];
   const { result } = await executeRun(
-    { task: { id: 'selftest-probe', runtime: 'python', code: PROBE_CODE }, profile: o.runtimes.get('python')!, limits: effectiveLimits(o.maxima, SELFTEST_LIMITS) },
+    { task: { id: 'selftest-probe', runtime: 'python', code: probeCode(markerDirs) }, profile: o.runtimes.get('python')!, limits: effectiveLimits(o.maxima, SELFTEST_LIMITS) },
     env,
     { output: async (kind, data) => void (kind === 'stdout' ? chunks : errors).push(data) },
   );
@@ -100,16 +104,17 @@ async function probe(
   return problemsIn(JSON.parse(Buffer.concat(chunks).toString()) as ProbeFindings);
 }
 
-function listWritable(stdout: Buffer): string {
-  const dirs = stdout
+/** Folders a check reported as `writable <dir>` lines. */
+function writableDirs(stdout: Buffer): string[] {
+  return stdout
     .toString()
     .split('\n')
     .filter((l) => l.startsWith('writable '))
     .map((l) => l.slice('writable '.length));
-  return dirs.length ? dirs.join(', ') : 'none besides the scratch directory';
 }
 
-async function listen(): Promise<{ port: number; connections: number; close(): void }> {
+/** A TCP listener on 127.0.0.1 that counts connections: what a snippet must not reach. */
+export async function listen(): Promise<{ port: number; connections: number; close(): void }> {
   const state = { port: 0, connections: 0, close: () => server.close() };
   const server = net.createServer((socket) => {
     state.connections += 1;

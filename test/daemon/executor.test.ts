@@ -1,5 +1,6 @@
 // The daemon as a real process against a real Redis, driven only through the wire format with a
 // plain Redis client — the way a controller in any language would use it.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DaemonProcess } from '../helpers/daemon.js';
@@ -26,6 +27,7 @@ function startDaemon(n: ReturnType<typeof names>, env: Record<string, string> = 
       EXECUTOR_CONSUMER: n.consumer,
       EXECUTOR_SANDBOX_USER: String(sandboxUid(1)),
       EXECUTOR_BLOCK_MS: '500',
+      EXECUTOR_SWEEP_DIRS: '/tmp:/var/tmp:/dev/shm:/run/lock',
       ...env,
     },
     [],
@@ -173,6 +175,33 @@ describe.skipIf(needsRoot.skip)(`executor daemon ${needsRoot.reason}`, () => {
     expect(exitResult(entries).status).toBe('ok');
     expect(await d.exited).toEqual({ code: 0, signal: null });
     expect(await redis.exists(`executor:results:${queued}`)).toBe(0);
+  });
+
+  it('stops taking work and exits 3 when the sweep cannot prove the sandbox clean', async () => {
+    const n = names();
+    const workDir = `/var/lib/agent-executor-test/dirty-${sandboxUid(1)}`;
+    fs.mkdirSync(workDir, { recursive: true });
+    // A file of the sandbox user that not even root can delete (immutable): the sweep finds it
+    // after the run, cannot remove it, and must refuse to go on.
+    const stuck = `${workDir}/stuck`;
+    fs.writeFileSync(stuck, '');
+    fs.chownSync(stuck, sandboxUid(1), sandboxUid(1));
+    execFileSync('chattr', ['+i', stuck]);
+    try {
+      const d = startDaemon(n, { EXECUTOR_WORK_DIR: workDir });
+      const id = unique('dirty');
+      const next = unique('after-dirty');
+      await enqueue(n.stream, { id, runtime: 'bash', code: 'echo ran' });
+      await enqueue(n.stream, { id: next, runtime: 'bash', code: 'echo must not run' });
+      const result = exitResult(await readUntilExit(redis, id));
+      expect(result).toMatchObject({ status: 'ok', sweep: { clean: false, problems: [expect.stringMatching(/stuck of the sandbox user could not be removed/)] } });
+      expect(await d.exited).toEqual({ code: 3, signal: null });
+      await d.waitForLog('sandbox is dirty after the run; stopping');
+      expect(await redis.exists(`executor:results:${next}`)).toBe(0);
+    } finally {
+      execFileSync('chattr', ['-i', stuck]);
+      fs.rmSync(workDir, { recursive: true, force: true });
+    }
   });
 
   it('stops start-up on a bad setting with a message naming the variable', async () => {

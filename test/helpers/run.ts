@@ -20,6 +20,8 @@ export const testSandboxConfig = {
   requireGvisor: false,
   network: 'none' as const,
   privateDirs: '/tmp:/var/tmp:/dev/shm:/run/lock',
+  // Discovery walks every read-write mount (seconds on a big host); the tests name the places.
+  sweepDirs: '/tmp:/var/tmp:/dev/shm:/run/lock',
   workDir: `/var/lib/agent-executor-test/w${sandboxUid()}`,
   tmpBytes: 16 * 1024 ** 2,
   addressSpaceBytes: 4 * 1024 ** 3,

@@ -16,6 +16,7 @@ export function useSharedDaemon(uidOffset: number): { stream: string; daemon: ()
       EXECUTOR_SANDBOX_USER: String(sandboxUid(uidOffset)),
       EXECUTOR_MAX_RUNS: '1000',
       EXECUTOR_BLOCK_MS: '500',
+      EXECUTOR_SWEEP_DIRS: '/tmp:/var/tmp:/dev/shm:/run/lock',
     });
     await daemon.waitForLog('executor started');
   });

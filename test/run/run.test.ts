@@ -179,3 +179,34 @@ describe.skipIf(needsRoot.skip)(`runs as a sandbox user ${needsRoot.reason}`, ()
     expect(await waitFor('sandbox empty', async () => ((await sandboxProcesses()).length === 0 ? true : undefined))).toBe(true);
   });
 });
+
+describe.skipIf(needsRoot.skip)(`per-run limits ${needsRoot.reason}`, () => {
+  it('ends a run that outgrows its memory limit with memory_limit', async () => {
+    const r = await runSnippet('python', 'x = bytearray(1024 ** 3)\nfor i in range(0, len(x), 4096): x[i] = 1', { limits: { memoryBytes: 128 * 1024 ** 2 } });
+    expect(r.result).toMatchObject({ status: 'memory_limit', error: expect.stringMatching(/memory limit of 134217728 bytes/) });
+  });
+
+  it('reports a process killed by the file size limit as file_size_limit', async () => {
+    const r = await runSnippet('bash', 'exec head -c 50000000 /dev/zero > big', { limits: { fileSizeBytes: 1024 * 1024 } });
+    expect(r.result).toMatchObject({ status: 'file_size_limit', signal: 'SIGXFSZ' });
+  });
+
+  it('caps the number of processes of the sandbox user', async () => {
+    const r = await runSnippet('python', 'import os\nn = 0\ntry:\n    while n < 200:\n        if os.fork() == 0:\n            import time; time.sleep(30)\n        n += 1\nexcept OSError as e:\n    print("fork refused after", n, e.errno)', { limits: { processes: 20 } });
+    expect(r.stdout.toString()).toMatch(/^fork refused after 1\d 11$/m);
+  });
+
+  it('applies the open-files limit and turns core dumps off', async () => {
+    const r = await runSnippet('python', 'import resource as r\nprint(r.getrlimit(r.RLIMIT_NOFILE)[0], r.getrlimit(r.RLIMIT_CORE)[0], r.getrlimit(r.RLIMIT_CPU)[0])', {
+      limits: { openFiles: 77, cpuMs: 2500 },
+    });
+    expect(r.stdout.toString()).toBe('77 0 4\n');
+  });
+
+  it('gives each run its own empty /tmp and no network', async () => {
+    const first = await runSnippet('bash', 'echo secret > /tmp/left; echo secret > /dev/shm/left; ls /tmp');
+    expect(first.stdout.toString()).toBe('left\n');
+    const second = await runSnippet('python', 'import os, socket\nprint(os.listdir("/tmp"), os.listdir("/dev/shm"))\ntry:\n    socket.create_connection(("1.1.1.1", 53), timeout=1)\n    print("online")\nexcept OSError as e:\n    print("offline")');
+    expect(second.stdout.toString()).toBe('[] []\noffline\n');
+  });
+});
