@@ -1,6 +1,7 @@
 // Parse the configuration once at start-up: environment, then flags on top; validate each value
 // against its schema; reject the first bad one with a message naming the variable and echoing
 // the value; freeze the result.
+import fs from 'node:fs';
 import { configError } from '../errors.js';
 import { OPTIONS, flagName, type Config, type OptionName } from './options.js';
 
@@ -8,6 +9,16 @@ export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   flags: Partial<Record<OptionName, string>> = {},
 ): Config {
+  // Credentials are better kept out of the daemon's environment (which some kernels let other
+  // users read through /proc): REDIS_URL_FILE names a file holding the URL instead.
+  const urlFile = env.REDIS_URL_FILE;
+  if (urlFile && flags.redisUrl === undefined) {
+    try {
+      flags = { ...flags, redisUrl: fs.readFileSync(urlFile, 'utf8').trim() };
+    } catch (err) {
+      throw configError(`REDIS_URL_FILE=${JSON.stringify(urlFile)} cannot be read: ${(err as Error).message}`);
+    }
+  }
   const out: Record<string, unknown> = {};
   for (const [key, option] of Object.entries(OPTIONS) as [OptionName, (typeof OPTIONS)[OptionName]][]) {
     const fromFlag = flags[key];

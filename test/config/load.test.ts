@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 
@@ -45,6 +48,13 @@ describe('loadConfig', () => {
     ['EXECUTOR_ALLOW_SHARED_USER', 'maybe'],
   ])('rejects %s=%s with a message naming the variable and the value', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}="${value.replace('.', '\\.')}" is invalid`));
+  });
+
+  it('reads the Redis URL from REDIS_URL_FILE, keeping it out of the environment', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-')), 'url');
+    fs.writeFileSync(file, 'redis://:s3cret@127.0.0.1:6380\n', { mode: 0o600 });
+    expect(loadConfig({ REDIS_URL_FILE: file, REDIS_URL: 'redis://ignored:1' }).redisUrl).toBe('redis://:s3cret@127.0.0.1:6380');
+    expect(() => loadConfig({ REDIS_URL_FILE: '/no/such/file' })).toThrow(/REDIS_URL_FILE="\/no\/such\/file" cannot be read/);
   });
 
   it('names the flag when the bad value came from a flag', () => {
