@@ -77,7 +77,6 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       return { result: notRunResult('internal_error', `cannot start runtime "${profile.name}": ${profile.command[0]} not found on ${env.sandboxPath}`) };
     }
     const codeFile = await scratch.writeFile(profile.file, task.code);
-    const startedAt = performance.now();
     const argv = wrapCommand(buildArgv(profile, codeFile, task.args), {
       identity: env.identity,
       capabilities: env.capabilities,
@@ -93,6 +92,8 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       env: buildEnv({ profile, task, home: scratch.path, path: env.sandboxPath }),
       stdin: task.stdin,
     });
+    // Budgets count from here: forking the daemon itself (slow under gVisor) is not the snippet's.
+    const startedAt = performance.now();
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );
@@ -112,7 +113,7 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       reason ??= why;
       if (mainExited || termination) return;
       log.info({ reason: why, limits }, 'ending run');
-      termination = terminateRun(scope, rootPid, env.killGraceMs);
+      termination = terminateRun(scope, rootPid, env.killGraceMs, env.identity.mode === 'shared');
     };
 
     // Output: counted against the cap, coalesced, streamed, with backpressure on the pipes.

@@ -11,13 +11,18 @@ const POLL_MS = 10;
 const SWEEP_DEADLINE_MS = 10_000;
 const REAP_WAIT_MS = 2000;
 
-/** SIGTERM the tree and the scope, wait up to `graceMs` for them to go, then sweep. */
-export async function terminateRun(scope: ProcessScope, rootPid: number, graceMs: number): Promise<ProcessScopeLeft> {
+/**
+ * SIGTERM the tree and the scope, wait up to `graceMs` for them to go, then sweep. `walkTree`
+ * adds tree-kill's walk of the process tree: needed when the scope is itself the tree (a shared
+ * user); with a dedicated user the scope already holds every process, and spawning `ps` (slow
+ * under gVisor, and blocking while it forks) would only delay the kill.
+ */
+export async function terminateRun(scope: ProcessScope, rootPid: number, graceMs: number, walkTree: boolean): Promise<ProcessScopeLeft> {
   // The scope is signalled from one /proc scan; tree-kill walks the tree with `ps`, slower but
   // independent of how the scope is defined, so it runs alongside instead of first.
   // The first process leads its own session and group: one kill() reaches the group at once.
   signalGroup(rootPid, 'SIGTERM');
-  const tree = treeKillAsync(rootPid, 'SIGTERM').catch(() => undefined);
+  const tree = walkTree ? treeKillAsync(rootPid, 'SIGTERM').catch(() => undefined) : Promise.resolve();
   await scope.signal('SIGTERM');
   // A stopped process only acts on SIGTERM once continued.
   await scope.signal('SIGCONT');
