@@ -7,6 +7,8 @@ import type { ExitResult } from '../protocol/result.js';
 export const EXIT_BUDGET = 124;
 /** The task was rejected, failed inside the executor, or no result could be had. */
 export const EXIT_EXECUTOR = 125;
+/** The run was cancelled (by `agent-executor cancel`, or Ctrl-C on `submit`): 128 + SIGINT. */
+export const EXIT_CANCELLED = 130;
 /** The command line itself was wrong. */
 export const EXIT_USAGE = 2;
 
@@ -24,6 +26,8 @@ export function exitCodeFor(result: ExitResult): number {
     case 'memory_limit':
     case 'file_size_limit':
       return EXIT_BUDGET;
+    case 'cancelled':
+      return EXIT_CANCELLED;
     case 'rejected':
     case 'internal_error':
       return EXIT_EXECUTOR;

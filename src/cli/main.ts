@@ -3,6 +3,7 @@
 import { ExecutorError, ERROR_CODES } from '../errors.js';
 import { EXIT_EXECUTOR, EXIT_USAGE } from './exit-code.js';
 import { serve } from './serve.js';
+import { cancel } from './cancel.js';
 import { selftest } from './selftest.js';
 import { submit } from './submit.js';
 
@@ -12,9 +13,10 @@ const USAGE = `usage:
                        [--sandbox-user USER] [--allow-shared-user] ...   (every flag has an environment variable; see README)
   agent-executor submit (-e CODE | FILE | -) [--runtime python|node|bash] [--stdin FILE]
                        [--wall-ms N] [--cpu-ms N] [--output-bytes N] [--env K=V]... [--id ID] [--json]
-                       [--timeout-ms N] [--redis-url URL] [--stream S] [-- ARGS...]
+                       [--file LOCAL[:REMOTE]]... [--out DIR] [--timeout-ms N] [--redis-url URL] [--stream S] [-- ARGS...]
+  agent-executor cancel ID... [--redis-url URL] [--stream S]
   agent-executor selftest [--only NAME]... [--list]   run the hostile snippets against this machine's sandbox
-exit codes of submit: the snippet's own; 124 a budget ended it; 125 rejected or failed in the executor; 2 usage`;
+exit codes of submit: the snippet's own; 124 a budget or limit ended it; 125 rejected or failed in the executor; 130 cancelled; 2 usage`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -25,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
       return submit(rest);
     case 'selftest':
       return selftest(rest);
+    case 'cancel':
+      return cancel(rest);
     case undefined:
     case 'help':
     case '--help':

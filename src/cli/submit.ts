@@ -1,12 +1,14 @@
 // `agent-executor submit`: enqueue one snippet, stream its output to our own stdout and stderr as
 // it arrives, and exit with its exit code (see exit-code.ts for the reserved codes).
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ExecutorClient } from '../client/client.js';
+import { artifactSaver } from '../client/save-artifacts.js';
 import { usageError } from '../errors.js';
 import { loadRuntimes, runtimeForFile } from '../runtimes/load.js';
 import type { TaskInput } from '../task/schema.js';
-import { exitCodeFor } from './exit-code.js';
+import { EXIT_CANCELLED, exitCodeFor } from './exit-code.js';
 
 export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -24,6 +26,8 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
       id: { type: 'string' },
       env: { type: 'string', multiple: true },
       'timeout-ms': { type: 'string' },
+      file: { type: 'string', multiple: true },
+      out: { type: 'string' },
       'redis-url': { type: 'string' },
       stream: { type: 'string' },
     },
@@ -38,6 +42,7 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
     ...(source.args.length ? { args: source.args } : {}),
     ...(values.stdin === undefined ? {} : { stdin: fs.readFileSync(values.stdin, 'utf8') }),
     ...(values.env ? { env: parseEnv(values.env) } : {}),
+    ...(values.file ? { files: values.file.map(attach) } : {}),
   };
   const limits = {
     ...optionalInt('wall-ms', values['wall-ms'], 'wallMs'),
@@ -53,8 +58,19 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
   });
   try {
     let attempts = 0;
+    const saveArtifact = values.out === undefined ? undefined : artifactSaver(values.out);
+    let submitted: string | undefined;
+    // Ctrl-C cancels the task rather than leaving it running unattended; a second one quits.
+    const onInterrupt = () => {
+      if (submitted === undefined) process.exit(EXIT_CANCELLED);
+      process.stderr.write(`\n[agent-executor] cancelling ${submitted}\n`);
+      void client.cancel(submitted);
+      process.once('SIGINT', () => process.exit(EXIT_CANCELLED));
+    };
+    process.once('SIGINT', onInterrupt);
     const submission = await client.submit(task, {
       ...timeout,
+      ...(saveArtifact ? { onFile: saveArtifact } : {}),
       onStarted: (e) => {
         attempts += 1;
         if (attempts > 1 && !values.json) process.stderr.write(`\n[agent-executor] attempt ${e.attempt} started; output above is from an earlier attempt\n`);
@@ -63,7 +79,9 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
         ? {}
         : { onStdout: (d: Buffer) => process.stdout.write(d), onStderr: (d: Buffer) => process.stderr.write(d) }),
     });
+    submitted = submission.id;
     const result = await submission.result;
+    process.off('SIGINT', onInterrupt);
     if (values.json) process.stdout.write(`${JSON.stringify({ id: submission.id, ...result })}\n`);
     else if (result.error !== undefined && result.status !== 'error') process.stderr.write(`[agent-executor] ${result.status}: ${result.error}\n`);
     return exitCodeFor(result);
@@ -98,6 +116,21 @@ function inferRuntime(file: string | undefined): string {
     );
   }
   return runtime;
+}
+
+/** `--file LOCAL[:REMOTE]`: attach a local file, at REMOTE (default: its name) in the working directory. */
+function attach(spec: string): NonNullable<TaskInput['files']>[number] {
+  const colon = spec.lastIndexOf(':');
+  const [local, remote] = colon > 0 ? [spec.slice(0, colon), spec.slice(colon + 1)] : [spec, path.basename(spec)];
+  let data: Buffer;
+  let mode: number;
+  try {
+    data = fs.readFileSync(local);
+    mode = fs.statSync(local).mode & 0o777;
+  } catch (err) {
+    throw usageError(`--file ${spec}: ${(err as Error).message}`);
+  }
+  return { path: remote, content: data.toString('base64'), encoding: 'base64', mode };
 }
 
 function parseEnv(pairs: string[]): Record<string, string> {

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { DEFAULT_STREAM, TASK_FIELD } from '../protocol/keys.js';
+import { controlKey } from '../queue/control.js';
 import { taskSchema, type Task, type TaskInput } from '../task/schema.js';
 import { usageError } from '../errors.js';
 import { Submission, type FollowOptions } from './follow.js';
@@ -42,6 +43,14 @@ export class ExecutorClient {
   /** Follow the results of a task submitted earlier (or by someone else). */
   follow(id: string, options: FollowOptions = {}): Submission {
     return new Submission(id, this.redis.duplicate(), options);
+  }
+
+  /**
+   * Cancel a task: a running one stops (status `cancelled`), a queued one ends `cancelled` without
+   * running. Cancelling an unknown or finished task is harmless.
+   */
+  async cancel(id: string): Promise<void> {
+    await this.redis.xadd(controlKey(this.stream), '*', 'cancel', id);
   }
 
   async close(): Promise<void> {

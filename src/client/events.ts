@@ -17,6 +17,14 @@ export function decodeEntry(fields: Buffer[]): ResultEvent | undefined {
     case 'stdout':
     case 'stderr':
       return { type: text('type') as 'stdout' | 'stderr', data: map.get('data') ?? Buffer.alloc(0) };
+    case 'file':
+      return {
+        type: 'file',
+        path: text('path'),
+        data: map.get('data') ?? Buffer.alloc(0),
+        part: Number(text('part') || 1),
+        parts: Number(text('parts') || 1),
+      };
     case 'exit':
       return { type: 'exit', result: JSON.parse(text('result')) as ExitResult };
     default:

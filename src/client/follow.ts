@@ -3,12 +3,14 @@
 import type { Redis } from 'ioredis';
 import { ERROR_CODES, ExecutorError } from '../errors.js';
 import { resultsKey } from '../protocol/keys.js';
-import type { ExitResult, ResultEvent, StartedEvent } from '../protocol/result.js';
+import type { ExitResult, FileEvent, ResultEvent, StartedEvent } from '../protocol/result.js';
 import { decodeEntry } from './events.js';
 
 export interface FollowOptions {
   onStdout?: (data: Buffer) => void;
   onStderr?: (data: Buffer) => void;
+  /** Called with each part of each artifact (files the snippet left in `out/`), in order. */
+  onFile?: (event: FileEvent) => void;
   /** Called at the start of every attempt; output of an earlier attempt should be discarded. */
   onStarted?: (event: StartedEvent) => void;
   /** Give up (rejecting `result`) when no exit arrived within this many ms; none by default. */
@@ -84,6 +86,7 @@ export class Submission implements AsyncIterable<ResultEvent> {
           if (event.type === 'started') o.onStarted?.(event);
           else if (event.type === 'stdout') o.onStdout?.(event.data);
           else if (event.type === 'stderr') o.onStderr?.(event.data);
+          else if (event.type === 'file') o.onFile?.(event);
           this.push(event);
           if (event.type === 'exit') return event.result;
         }

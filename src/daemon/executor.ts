@@ -7,6 +7,8 @@ import type { Logger } from '../log.js';
 import { notRunResult, type EffectiveLimits } from '../protocol/result.js';
 import { connectRedis } from '../queue/connection.js';
 import { TaskConsumer, type StreamTask } from '../queue/consumer.js';
+import { ControlListener, controlKey } from '../queue/control.js';
+import { checkInputFiles } from '../workspace/input-files.js';
 import { ResultsWriter } from '../queue/results-writer.js';
 import { effectiveLimits } from '../run/limits.js';
 import { executeRun, type RunReport } from '../run/run.js';
@@ -27,9 +29,10 @@ export interface ExecutorDeps {
 const READ_ERROR_BACKOFF_MS = 1000;
 
 export class Executor {
-  private readonly control: Redis;
+  private readonly redis: Redis;
   private readonly blocking: Redis;
   private readonly consumer: TaskConsumer;
+  private readonly control: ControlListener;
   private readonly maxima: EffectiveLimits;
   private readonly forced = new AbortController();
   private stopping = false;
@@ -39,9 +42,15 @@ export class Executor {
 
   constructor(private readonly deps: ExecutorDeps) {
     const { config, logger } = deps;
-    this.control = connectRedis(config.redisUrl, `${config.consumer}:control`, logger);
+    this.redis = connectRedis(config.redisUrl, `${config.consumer}:main`, logger);
     this.blocking = connectRedis(config.redisUrl, `${config.consumer}:read`, logger);
-    this.consumer = new TaskConsumer(this.blocking, this.control, config);
+    this.consumer = new TaskConsumer(this.blocking, this.redis, config);
+    this.control = new ControlListener(
+      connectRedis(config.redisUrl, `${config.consumer}:control-read`, logger),
+      controlKey(config.stream),
+      config.resultTtlS * 1000,
+      logger,
+    );
     this.maxima = {
       wallMs: config.wallMs,
       cpuMs: config.cpuMs,
@@ -56,6 +65,7 @@ export class Executor {
   /** Connect, create the consumer group if missing, and start taking tasks. */
   async start(): Promise<void> {
     await this.consumer.start();
+    await this.control.start();
     const { config, runtimes, sandbox } = this.deps;
     this.deps.logger.info(
       {
@@ -131,7 +141,8 @@ export class Executor {
       }
     } finally {
       this.stopping = true;
-      await Promise.allSettled([this.control.quit(), this.blocking.quit()]);
+      await this.control.stop();
+      await Promise.allSettled([this.redis.quit(), this.blocking.quit()]);
     }
     log.info({ reason, runs: this.runsDone }, reason === 'recycled' ? 'recycling: run budget used up' : 'executor stopped');
     return reason;
@@ -144,34 +155,55 @@ export class Executor {
     if (!parsed.ok) {
       logger.warn({ entryId: entry.entryId, taskId: parsed.id, error: parsed.error }, 'task rejected');
       if (parsed.id !== undefined) {
-        await new ResultsWriter(this.control, parsed.id, config.resultTtlS).exit(notRunResult('rejected', parsed.error));
+        await new ResultsWriter(this.redis, parsed.id, config.resultTtlS).exit(notRunResult('rejected', parsed.error));
       }
       await this.consumer.ack(entry.entryId);
       return false;
     }
 
     const { task } = parsed;
+    const profile = runtimes.get(task.runtime)!;
+    const filesProblem = checkInputFiles(task.files ?? [], config.filesBytes, [profile.file]);
+    if (filesProblem !== undefined) {
+      logger.warn({ entryId: entry.entryId, taskId: task.id, error: filesProblem }, 'task rejected');
+      await new ResultsWriter(this.redis, task.id, config.resultTtlS).exit(notRunResult('rejected', filesProblem));
+      await this.consumer.ack(entry.entryId);
+      return false;
+    }
+    if (this.control.isCancelled(task.id)) {
+      logger.info({ taskId: task.id }, 'task cancelled before it ran');
+      await new ResultsWriter(this.redis, task.id, config.resultTtlS).exit(notRunResult('cancelled', 'cancelled before it ran'));
+      await this.consumer.ack(entry.entryId);
+      return false;
+    }
     const attempt = entry.deliveries;
     const log = logger.child({ taskId: task.id, attempt, runtime: task.runtime });
     const limits = effectiveLimits(this.maxima, task.limits);
-    const writer = new ResultsWriter(this.control, task.id, config.resultTtlS);
+    const writer = new ResultsWriter(this.redis, task.id, config.resultTtlS);
     this.runsDone += 1;
     await writer.started(config.consumer, attempt, limits, sandbox.capabilities.sandbox);
     log.info({ limits, runsLeft: config.maxRuns - this.runsDone }, 'run started');
 
     let report: RunReport;
     let dirty = false;
+    const cancel = new AbortController();
+    const unsubscribe = this.control.onCancel((id) => {
+      if (id === task.id) cancel.abort();
+    });
     try {
-      report = await executeRun(
-        { task, profile: runtimes.get(task.runtime)!, limits },
-        sandbox.runEnvironment(log),
-        { output: (kind, data) => writer.output(kind, data), signal: this.forced.signal },
-      );
+      report = await executeRun({ task, profile, limits }, sandbox.runEnvironment(log), {
+        output: (kind, data) => writer.output(kind, data),
+        artifact: (relPath, data, part, parts) => writer.file(relPath, data, part, parts),
+        signal: this.forced.signal,
+        cancel: cancel.signal,
+      });
     } catch (err) {
       // The run's own set-up or clean-up failed: nothing proves the sandbox is clean.
       log.error({ err }, 'run failed inside the executor');
       report = { result: notRunResult('internal_error', `executor failure: ${(err as Error).message}`) };
       dirty = true;
+    } finally {
+      unsubscribe();
     }
     if (report.result.sweep && !report.result.sweep.clean) {
       // Never run the next task in a dirty sandbox: report, stop, and let the pod be replaced.
@@ -180,6 +212,11 @@ export class Executor {
     }
     await writer.exit(report.result);
     await this.consumer.ack(entry.entryId);
+    const unsettled = await report.settled;
+    if (unsettled !== undefined) {
+      log.error({ problem: unsettled }, 'sandbox is dirty after the run; stopping');
+      dirty = true;
+    }
     const r = report.result;
     log.info(
       { status: r.status, exitCode: r.exitCode, signal: r.signal, wallMs: r.wallMs, cpuMs: r.cpuMs, truncated: r.truncated },

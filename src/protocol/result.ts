@@ -9,6 +9,7 @@ export const RUN_STATUSES = [
   'output_limit',
   'memory_limit',
   'file_size_limit',
+  'cancelled',
   'rejected',
   'internal_error',
 ] as const;
@@ -45,6 +46,16 @@ export interface ExitResult {
   error?: string;
   /** Outcome of the post-run sweep; absent for tasks that never ran. */
   sweep?: SweepReport;
+  /** Files found in `out/`: which were returned as `file` entries and which were left out. */
+  artifacts?: ArtifactEntry[];
+}
+
+export interface ArtifactEntry {
+  path: string;
+  bytes: number;
+  sha256: string | null;
+  included: boolean;
+  reason?: string;
 }
 
 export interface SweepReport {
@@ -70,15 +81,24 @@ export interface OutputEvent {
   data: Buffer;
 }
 
+/** One part of an artifact: `type file path <p> data <bytes> part <i> parts <n>`. */
+export interface FileEvent {
+  type: 'file';
+  path: string;
+  data: Buffer;
+  part: number;
+  parts: number;
+}
+
 export interface ExitEvent {
   type: 'exit';
   result: ExitResult;
 }
 
-export type ResultEvent = StartedEvent | OutputEvent | ExitEvent;
+export type ResultEvent = StartedEvent | OutputEvent | FileEvent | ExitEvent;
 
 /** An exit result for a task that never ran. */
-export function notRunResult(status: 'rejected' | 'internal_error', error: string): ExitResult {
+export function notRunResult(status: 'rejected' | 'internal_error' | 'cancelled', error: string): ExitResult {
   return {
     status,
     exitCode: null,

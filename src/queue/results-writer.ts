@@ -45,6 +45,10 @@ export class ResultsWriter {
     return this.redis.xadd(this.key, '*', 'type', kind, 'data', data);
   }
 
+  file(relPath: string, data: Buffer, part: number, parts: number): Promise<unknown> {
+    return this.redis.xadd(this.key, '*', 'type', 'file', 'path', relPath, 'data', data, 'part', String(part), 'parts', String(parts));
+  }
+
   async exit(result: ExitResult): Promise<void> {
     await this.redis
       .multi()

@@ -1,8 +1,8 @@
 // How a run ended, turned into the wire format's exit result. The first reason to end a run wins;
 // a run that ended on its own is judged by its exit code and signal.
-import type { EffectiveLimits, ExitResult, RunStatus, SweepReport } from '../protocol/result.js';
+import type { ArtifactEntry, EffectiveLimits, ExitResult, RunStatus, SweepReport } from '../protocol/result.js';
 
-export type TerminationReason = 'timeout' | 'cpu_limit' | 'output_limit' | 'memory_limit' | 'aborted';
+export type TerminationReason = 'timeout' | 'cpu_limit' | 'output_limit' | 'memory_limit' | 'cancelled' | 'aborted';
 
 export interface RunFacts {
   reason: TerminationReason | undefined;
@@ -17,6 +17,7 @@ export interface RunFacts {
   /** Set when the output could not be delivered. */
   deliveryError?: string;
   sweep: SweepReport;
+  artifacts: ArtifactEntry[];
 }
 
 export function toExitResult(f: RunFacts): ExitResult {
@@ -32,6 +33,7 @@ export function toExitResult(f: RunFacts): ExitResult {
     truncated: f.truncated,
     ...(error === undefined ? {} : { error }),
     sweep: f.sweep,
+    ...(f.artifacts.length ? { artifacts: f.artifacts } : {}),
   };
 }
 
@@ -46,6 +48,8 @@ function statusOf(f: RunFacts): { status: RunStatus; error?: string } {
       return { status: 'output_limit', error: `output cap of ${f.limits.outputBytes} bytes reached; the rest was discarded` };
     case 'memory_limit':
       return { status: 'memory_limit', error: `memory limit of ${f.limits.memoryBytes} bytes exceeded (resident memory of the whole process tree)` };
+    case 'cancelled':
+      return { status: 'cancelled', error: 'cancelled by request' };
     case 'aborted':
       return { status: 'internal_error', error: 'the executor was shut down during the run' };
     case undefined:

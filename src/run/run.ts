@@ -2,6 +2,7 @@
 // the wall budget, the CPU budget, the output cap, a forced shutdown) races here; the first
 // reason wins and is the status reported. Cleanup — sweep, then delete — always runs.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
@@ -13,13 +14,15 @@ import type { SandboxIdentity } from '../sandbox/identity.js';
 import { wrapCommand } from '../sandbox/launcher.js';
 import { findFilesOf, removeFilesOf } from '../sandbox/leftover-files.js';
 import type { Task } from '../task/schema.js';
+import { collectArtifacts, OUT_DIR, type ArtifactSink } from '../workspace/artifacts.js';
+import { writeInputFiles } from '../workspace/input-files.js';
 import { createScratch } from '../workspace/scratch.js';
 import { buildArgv, buildEnv } from './command.js';
 import { CpuMeter } from './cpu-meter.js';
 import { toExitResult, type TerminationReason } from './outcome.js';
 import { createProcessScope, type ProcessScope } from './process-scope.js';
 import { spawnSnippet } from './spawn.js';
-import { sweep, terminateRun, type ProcessScopeLeft } from './terminate.js';
+import { awaitReaping, sweep, terminateRun, type ProcessScopeLeft } from './terminate.js';
 
 export interface RunSpec {
   task: Task;
@@ -41,18 +44,30 @@ export interface RunEnvironment {
   sandboxPath: string;
   killGraceMs: number;
   cpuSampleMs: number;
+  artifactFiles: number;
+  artifactBytes: number;
   logger: Logger;
 }
 
 export interface RunHooks {
   /** Receives output chunks in order; its promise settling frees backpressure. */
   output: OutputSink;
+  /** Receives the parts of each artifact after the output, before the result. */
+  artifact?: ArtifactSink;
+  /** Aborting cancels the run (status `cancelled`). */
+  cancel?: AbortSignal;
   /** Aborting ends the run at once (forced shutdown). */
   signal?: AbortSignal;
 }
 
 export interface RunReport {
   result: ExitResult;
+  /**
+   * Settles once the run's killed processes have been reaped (they no longer count against the
+   * sandbox user's process limit), with a problem when they were not: the next run must wait for
+   * it, the result need not.
+   */
+  settled?: Promise<string | undefined>;
 }
 
 // Pause the snippet's pipes while this much output is on its way to Redis, so a flood is
@@ -62,6 +77,8 @@ const HIGH_WATER_BYTES = 8 * 1024 * 1024;
 // bounds the wait should a pipe be held open by something outside the run's scope.
 const PIPE_DRAIN_MS = 1000;
 const MIN_SAMPLE_MS = 5;
+const CANCEL_GRACE_MS = 100;
+const SNIPPET_NICE = 10;
 
 export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunHooks): Promise<RunReport> {
   const { task, profile, limits } = spec;
@@ -76,6 +93,9 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       // behind to sweep: report it and keep the executor going.
       return { result: notRunResult('internal_error', `cannot start runtime "${profile.name}": ${profile.command[0]} not found on ${env.sandboxPath}`) };
     }
+    const owner = env.identity.mode === 'dedicated' ? { uid: env.identity.uid, gid: env.identity.gid } : undefined;
+    await writeInputFiles(scratch.path, task.files ?? [], owner);
+    await scratch.makeDir(OUT_DIR);
     const codeFile = await scratch.writeFile(profile.file, task.code);
     const argv = wrapCommand(buildArgv(profile, codeFile, task.args), {
       identity: env.identity,
@@ -103,6 +123,13 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       return { result: notRunResult('internal_error', why) };
     }
     const rootPid = child.pid;
+    // The snippet runs at a lower priority than the daemon, so that a tree of CPU burners cannot
+    // starve the timers and samplers that enforce its budgets. Children inherit it.
+    try {
+      os.setPriority(rootPid, SNIPPET_NICE);
+    } catch {
+      // already gone, or not permitted here: budgets still apply, only less promptly under load
+    }
     const scope = createProcessScope(env.identity, rootPid);
     log.debug({ pid: rootPid, cwd: scratch.path }, 'run spawned');
 
@@ -113,7 +140,9 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       reason ??= why;
       if (mainExited || termination) return;
       log.info({ reason: why, limits }, 'ending run');
-      termination = terminateRun(scope, rootPid, env.killGraceMs, env.identity.mode === 'shared');
+      // A cancelled run is not waited for: the caller has moved on and wants the executor back.
+      const grace = why === 'cancelled' ? Math.min(env.killGraceMs, CANCEL_GRACE_MS) : env.killGraceMs;
+      termination = terminateRun(scope, rootPid, grace, env.identity.mode === 'shared');
     };
 
     // Output: counted against the cap, coalesced, streamed, with backpressure on the pipes.
@@ -148,6 +177,9 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     const onAbort = () => end('aborted');
     if (hooks.signal?.aborted) onAbort();
     hooks.signal?.addEventListener('abort', onAbort, { signal: timers.signal });
+    const onCancel = () => end('cancelled');
+    if (hooks.cancel?.aborted) onCancel();
+    hooks.cancel?.addEventListener('abort', onCancel, { signal: timers.signal });
 
     const { code, signal } = await exited;
     mainExited = true;
@@ -166,6 +198,15 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     await coalescer.drain().catch((err: Error) => {
       deliveryError = err.message;
     });
+    // Every process of the run is dead: out/ can no longer change while it is read.
+    const artifacts = await collectArtifacts(
+      scratch.path,
+      { maxFiles: env.artifactFiles, maxBytes: env.artifactBytes, uid: env.identity.uid },
+      hooks.artifact ?? (async () => undefined),
+    ).catch((err: Error) => {
+      deliveryError ??= `artifacts: ${err.message}`;
+      return [];
+    });
     const cpuMs = meter.totalMs;
     const result = toExitResult({
       reason,
@@ -179,9 +220,14 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       limits,
       deliveryError,
       sweep: sweepReport,
+      artifacts,
     });
     if (!sweepReport.clean) log.error({ problems: sweepReport.problems }, 'sweep could not clean the sandbox');
-    return { result };
+    // Without an init that reaps orphans (tini), killed processes would pile up as zombies.
+    const settled = awaitReaping(scope).then((unreaped) =>
+      unreaped.length > 0 ? `${unreaped.length} killed processes were never reaped (is PID 1 an init that reaps orphans, such as tini?)` : undefined,
+    );
+    return { result, settled };
   } finally {
     timers.abort();
     meter.close();
@@ -231,9 +277,6 @@ async function sampleUsage(
  */
 async function sweepFiles(env: RunEnvironment, left: ProcessScopeLeft, scratchPath: string): Promise<SweepReport> {
   const problems = left.survivors.map((p) => `process ${p.pid} (state ${p.state}, parent ${p.ppid}) of the sandbox user survived the kill`);
-  // Unreaped zombies still count against the sandbox user's process limit: the next run might
-  // not be able to fork. Without an init that reaps orphans (tini), the executor must be replaced.
-  if (left.unreaped.length > 0) problems.push(`${left.unreaped.length} killed processes were never reaped (is PID 1 an init that reaps orphans, such as tini?)`);
   if (env.identity.mode === 'dedicated') {
     // The run's own scratch directory is removed whole afterwards; anything else is a leftover.
     const places = env.sweepPlaces;

@@ -38,8 +38,6 @@ export async function terminateRun(scope: ProcessScope, rootPid: number, graceMs
 export interface ProcessScopeLeft {
   /** Processes still alive after the sweep gave up (empty when the sweep succeeded). */
   survivors: ProcInfo[];
-  /** Dead processes nobody had reaped yet when the sweep stopped waiting for them. */
-  unreaped: number[];
 }
 
 /**
@@ -53,17 +51,19 @@ export async function sweep(scope: ProcessScope): Promise<ProcessScopeLeft> {
     await scope.signal('SIGSTOP');
     const killed = await scope.signal('SIGKILL');
     const left = await scope.members();
-    if (killed === 0 && left.length === 0) return { survivors: [], unreaped: await awaitReaping(scope) };
+    if (killed === 0 && left.length === 0) return { survivors: [] };
     if (left.length === 0) continue; // one more pass to be sure nothing was forked in between
-    if (Date.now() > deadline) return { survivors: left, unreaped: [] };
+    if (Date.now() > deadline) return { survivors: left };
     await sleep(POLL_MS);
   }
 }
 
-// Killed orphans stay zombies until their reaper (PID 1, or tini in the images) collects them,
-// and until then they still count against the sandbox user's RLIMIT_NPROC: the next run could
-// not fork. Wait, bounded, for the reaping.
-async function awaitReaping(scope: ProcessScope): Promise<number[]> {
+/**
+ * Killed orphans stay zombies until their reaper (PID 1, tini in the images) collects them, and
+ * until then they still count against the sandbox user's RLIMIT_NPROC: the next run could not
+ * fork. Waits, bounded, for the reaping; returns the pids still unreaped.
+ */
+export async function awaitReaping(scope: ProcessScope): Promise<number[]> {
   const deadline = Date.now() + REAP_WAIT_MS;
   for (;;) {
     const zombies = await scope.zombies();

@@ -34,6 +34,8 @@ type SandboxConfig = Pick<
   | 'sandboxPath'
   | 'killGraceMs'
   | 'cpuSampleMs'
+  | 'artifactFiles'
+  | 'artifactBytes'
 >;
 
 export async function prepareSandbox(config: SandboxConfig, logger: Logger): Promise<PreparedSandbox> {
@@ -97,6 +99,8 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger): Pro
       sandboxPath: config.sandboxPath,
       killGraceMs: config.killGraceMs,
       cpuSampleMs: config.cpuSampleMs,
+      artifactFiles: config.artifactFiles,
+      artifactBytes: config.artifactBytes,
       logger: log,
     }),
   };

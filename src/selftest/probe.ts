@@ -36,7 +36,7 @@ def mine(root, depth=0):
 leftovers = []
 for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"):
     leftovers += mine(d)
-home = sorted(n for n in os.listdir(".") if n != "main.py")
+home = sorted(n for n in os.listdir(".") if n != "main.py" and not (n == "out" and os.listdir("out") == []))
 markers = []
 for d in ["/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"] + ` + "json.loads(" + JSON.stringify(JSON.stringify(markerDirs)) + ")" + String.raw`:
     try:

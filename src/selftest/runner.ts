@@ -64,7 +64,7 @@ export async function runCheck(
   const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
   const profile = o.runtimes.get(check.runtime);
   if (!profile) return { name: check.name, ok: false, detail: `runtime ${check.runtime} is not installed` };
-  const { result } = await executeRun(
+  const { result, settled } = await executeRun(
     { task: { id: `selftest-${check.name}`, runtime: check.runtime, code: check.code(ctx) }, profile, limits },
     env,
     { output: async (kind, data) => void out[kind].push(data) },
@@ -76,6 +76,8 @@ export async function runCheck(
     listenerReached: listener.connections > before,
   };
   const summary = `${result.status} in ${result.wallMs} ms wall, ${result.cpuMs} ms CPU`;
+  const unsettled = await settled;
+  if (unsettled !== undefined) return { name: check.name, ok: false, detail: `${unsettled} [${summary}]` };
   const verdict = check.verdict(seen, ctx);
   const failed = typeof verdict === 'string' ? verdict : result.sweep?.clean === false ? `sweep: ${result.sweep.problems?.join('; ')}` : undefined;
   if (failed) return { name: check.name, ok: false, detail: `${failed} [${summary}]` };
@@ -95,11 +97,12 @@ async function probe(
 ): Promise<string[]> {
   const chunks: Buffer[] = [];
   const errors: Buffer[] = [];
-  const { result } = await executeRun(
+  const { result, settled } = await executeRun(
     { task: { id: 'selftest-probe', runtime: 'python', code: probeCode(markerDirs) }, profile: o.runtimes.get('python')!, limits: effectiveLimits(o.maxima, SELFTEST_LIMITS) },
     env,
     { output: async (kind, data) => void (kind === 'stdout' ? chunks : errors).push(data) },
   );
+  await settled;
   if (result.status !== 'ok') return [`probe run failed: ${result.status} ${result.error ?? ''} ${Buffer.concat(errors).toString().slice(-300)}`];
   return problemsIn(JSON.parse(Buffer.concat(chunks).toString()) as ProbeFindings);
 }

@@ -12,6 +12,28 @@ export const taskIdSchema = z
 
 const positiveInt = z.number().int().positive();
 
+/**
+ * A relative path that stays inside the scratch directory: no absolute paths, no `..`, no empty
+ * or `.` segments (so there is one spelling per file), no NUL.
+ */
+export const relativePathSchema = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((p) => !p.includes('\0'), 'path must not contain NUL bytes')
+  .refine((p) => !p.startsWith('/'), 'path must be relative')
+  .refine((p) => p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..'), 'path must not contain empty, "." or ".." segments');
+
+export const taskFileSchema = z.object({
+  path: relativePathSchema,
+  content: z.string(),
+  encoding: z.enum(['utf8', 'base64']).default('utf8'),
+  /** Permission bits (e.g. 493 = 0o755); set-id and sticky bits are not allowed. */
+  mode: z.number().int().min(0).max(0o777).optional(),
+});
+
+export type TaskFile = z.output<typeof taskFileSchema>;
+
 export const taskSchema = z.object({
   id: taskIdSchema,
   runtime: z.string({ required_error: 'runtime is required' }).min(1),
@@ -20,6 +42,7 @@ export const taskSchema = z.object({
     .refine((c) => Buffer.byteLength(c) <= MAX_CODE_BYTES, `code must be at most ${MAX_CODE_BYTES} bytes`),
   stdin: z.string().optional(),
   args: z.array(noNul('args')).max(1024).optional(),
+  files: z.array(taskFileSchema).max(10_000).optional(),
   env: z
     .record(
       z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names must match [A-Za-z_][A-Za-z0-9_]*'),

@@ -10,6 +10,8 @@ export interface Scratch {
   readonly path: string;
   /** Write a file owned by the sandbox user. */
   writeFile(name: string, content: string | Buffer, mode?: number): Promise<string>;
+  /** Create a folder owned by the sandbox user (an existing one is kept). */
+  makeDir(name: string): Promise<string>;
   /** Delete the directory and everything in it; verifies it is gone. */
   remove(): Promise<void>;
 }
@@ -30,6 +32,12 @@ export async function createScratch(baseDir: string, identity: SandboxIdentity):
       await fs.writeFile(file, content, { mode, flag: 'wx' });
       if (identity.mode === 'dedicated') await fs.chown(file, identity.uid, identity.gid);
       return file;
+    },
+    async makeDir(name) {
+      const dirPath = path.join(root, name);
+      await fs.mkdir(dirPath, { recursive: true, mode: 0o755 });
+      if (identity.mode === 'dedicated') await fs.chown(dirPath, identity.uid, identity.gid);
+      return dirPath;
     },
     remove: () => removeTree(root),
   };

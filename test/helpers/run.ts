@@ -28,6 +28,8 @@ export const testSandboxConfig = {
   sandboxPath: '/usr/local/bin:/usr/bin:/bin',
   killGraceMs: 200,
   cpuSampleMs: 50,
+  artifactFiles: 64,
+  artifactBytes: 10 * 1024 ** 2,
 };
 
 let prepared: Promise<PreparedSandbox> | undefined;
@@ -49,6 +51,7 @@ export const DEFAULT_LIMITS: EffectiveLimits = {
 
 export interface Collected extends RunReport {
   chunks: [OutputKind, Buffer][];
+  files: { path: string; data: Buffer; part: number; parts: number }[];
   stdout: Buffer;
   stderr: Buffer;
 }
@@ -60,24 +63,33 @@ export async function runSnippet(
     limits?: Partial<EffectiveLimits>;
     onOutput?: (kind: OutputKind, data: Buffer) => void;
     signal?: AbortSignal;
+    cancel?: AbortSignal;
+    artifactCaps?: { artifactFiles?: number; artifactBytes?: number };
     identity?: SandboxIdentity;
     profile?: RuntimeProfile;
   } = {},
 ): Promise<Collected> {
   const chunks: [OutputKind, Buffer][] = [];
-  const { limits, onOutput, signal, identity: who, profile, ...rest } = opts;
+  const { limits, onOutput, signal, cancel, artifactCaps, identity: who, profile, ...rest } = opts;
+  const files: Collected['files'] = [];
   const task: Task = { id: 'test', runtime, code, ...rest };
   const report = await executeRun(
     { task, profile: profile ?? runtimes.get(runtime)!, limits: { ...DEFAULT_LIMITS, ...limits } },
-    { ...(await testSandbox()).runEnvironment(createLogger('silent')), ...(who ? { identity: who } : {}) },
+    { ...(await testSandbox()).runEnvironment(createLogger('silent')), ...(who ? { identity: who } : {}), ...artifactCaps },
     {
       output: async (kind, data) => {
         chunks.push([kind, data]);
         onOutput?.(kind, data);
       },
+      artifact: async (path, data, part, parts) => {
+        files.push({ path, data, part, parts });
+      },
       ...(signal ? { signal } : {}),
+      ...(cancel ? { cancel } : {}),
     },
   );
+  // The next run may only start once this one's killed processes are reaped, as in the daemon.
+  await report.settled;
   const join = (k: OutputKind) => Buffer.concat(chunks.filter(([kind]) => kind === k).map(([, d]) => d));
-  return { ...report, chunks, stdout: join('stdout'), stderr: join('stderr') };
+  return { ...report, chunks, stdout: join('stdout'), stderr: join('stderr'), files };
 }

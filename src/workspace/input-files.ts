@@ -1,0 +1,61 @@
+// Files a task brings (`files`), written into the scratch directory before the code starts. The
+// schema has already refused absolute paths and `..`; here each path is checked once more against
+// the directory it lands in, parents are created as real folders, and nothing is written through
+// a symlink (O_NOFOLLOW | O_EXCL), so a file can never land outside the scratch directory.
+import { constants } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { TaskFile } from '../task/schema.js';
+
+export class InputFileError extends Error {}
+
+export function decodedSize(file: TaskFile): number {
+  return file.encoding === 'base64' ? Buffer.from(file.content, 'base64').length : Buffer.byteLength(file.content);
+}
+
+/** Refuses the set of files a task brings, in words a caller can act on; undefined when fine. */
+export function checkInputFiles(files: readonly TaskFile[], maxBytes: number, reserved: readonly string[]): string | undefined {
+  let total = 0;
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (reserved.includes(f.path.split('/')[0]!)) return `files: "${f.path}" would replace the executor's own ${f.path.split('/')[0]}`;
+    if (seen.has(f.path)) return `files: "${f.path}" is given twice`;
+    for (const other of seen) {
+      if (f.path.startsWith(`${other}/`) || other.startsWith(`${f.path}/`)) return `files: "${f.path}" and "${other}" cannot both exist (one is inside the other)`;
+    }
+    seen.add(f.path);
+    total += decodedSize(f);
+  }
+  if (total > maxBytes) return `files: ${total} bytes in all, over the cap of ${maxBytes} bytes (EXECUTOR_FILES_BYTES)`;
+  return undefined;
+}
+
+export async function writeInputFiles(root: string, files: readonly TaskFile[], owner: { uid: number; gid: number } | undefined): Promise<void> {
+  for (const f of files) {
+    const target = path.resolve(root, f.path);
+    if (!target.startsWith(`${root}/`)) throw new InputFileError(`files: "${f.path}" escapes the working directory`);
+    await makeParents(root, path.dirname(target), owner);
+    const handle = await fs.open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, f.mode ?? 0o644);
+    try {
+      await handle.writeFile(f.encoding === 'base64' ? Buffer.from(f.content, 'base64') : f.content);
+      // The process umask may have narrowed the mode given at creation.
+      await handle.chmod(f.mode ?? 0o644);
+      if (owner) await handle.chown(owner.uid, owner.gid);
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+async function makeParents(root: string, dir: string, owner: { uid: number; gid: number } | undefined): Promise<void> {
+  if (dir === root) return;
+  await makeParents(root, path.dirname(dir), owner);
+  try {
+    await fs.mkdir(dir, { mode: 0o755 });
+    if (owner) await fs.chown(dir, owner.uid, owner.gid);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const st = await fs.lstat(dir);
+    if (!st.isDirectory()) throw new InputFileError(`files: "${path.relative(root, dir)}" is a file, not a folder`);
+  }
+}

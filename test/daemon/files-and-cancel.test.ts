@@ -1,0 +1,100 @@
+// Files, artifacts and cancel through the wire format, against a real daemon.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ExecutorClient } from '../../src/client/client.js';
+import { BIN } from '../helpers/daemon.js';
+import { connect, needsRoot, redisUrl, unique, waitFor } from '../helpers/env.js';
+import { exitResult, field, readUntilExit } from '../helpers/results.js';
+import { useSharedDaemon } from '../helpers/shared-daemon.js';
+
+const msOf = (entryId: string) => Number(entryId.split('-')[0]);
+
+describe.skipIf(needsRoot.skip)(`files and cancel over Redis ${needsRoot.reason}`, () => {
+  const { stream } = useSharedDaemon(4);
+  const redis = connect();
+  afterAll(() => redis.quit());
+
+  it('writes file entries after the output and before the exit, listing them in the result', async () => {
+    const id = unique('files');
+    const task = {
+      id,
+      runtime: 'python',
+      code: 'import csv\nrows = list(csv.reader(open("data/in.csv")))\nprint(len(rows))\nopen("out/n.txt", "w").write(str(len(rows)))',
+      files: [{ path: 'data/in.csv', content: 'a,b\n1,2\n3,4\n' }],
+    };
+    await redis.xadd(stream, '*', 'task', JSON.stringify(task));
+    const entries = await readUntilExit(redis, id);
+    expect(entries.map((e) => field(e, 'type'))).toEqual(['started', 'stdout', 'file', 'exit']);
+    const file = entries[2]!;
+    expect([field(file, 'path'), field(file, 'data'), field(file, 'part'), field(file, 'parts')]).toEqual(['n.txt', '3', '1', '1']);
+    expect(exitResult(entries)).toMatchObject({ status: 'ok', artifacts: [{ path: 'n.txt', bytes: 1, included: true }] });
+  });
+
+  it('rejects a task whose file would escape the working directory, naming the path', async () => {
+    const id = unique('escape');
+    await redis.xadd(stream, '*', 'task', JSON.stringify({ id, runtime: 'bash', code: 'true', files: [{ path: '../../etc/cron.d/x', content: 'x' }] }));
+    expect(exitResult(await readUntilExit(redis, id))).toMatchObject({ status: 'rejected', error: expect.stringMatching(/files\.0\.path.*"\.\." segments/) });
+  });
+
+  it('stops a running task within 200 ms of a plain XADD cancel', async () => {
+    const id = unique('running');
+    await redis.xadd(stream, '*', 'task', JSON.stringify({ id, runtime: 'bash', code: 'echo up; sleep 60' }));
+    await waitFor('the run to print', async () => ((await redis.xlen(`executor:results:${id}`)) >= 2 ? true : undefined));
+    const cancelId = (await redis.xadd(`${stream}:control`, '*', 'cancel', id))!;
+    const entries = await readUntilExit(redis, id);
+    const exit = entries.at(-1)!;
+    expect(exitResult(entries)).toMatchObject({ status: 'cancelled' });
+    // Both times are Redis's own clock: from the cancel entry to the exit entry.
+    expect(msOf(exit.id) - msOf(cancelId)).toBeLessThan(200);
+  });
+
+  it('ends a queued task cancelled before an executor reached it, without running it', async () => {
+    const blocker = unique('blocker');
+    const queued = unique('queued');
+    await redis.xadd(stream, '*', 'task', JSON.stringify({ id: blocker, runtime: 'bash', code: 'echo hold; sleep 60' }));
+    await redis.xadd(stream, '*', 'task', JSON.stringify({ id: queued, runtime: 'bash', code: 'echo must not run' }));
+    await waitFor('the blocker to run', async () => ((await redis.xlen(`executor:results:${blocker}`)) >= 2 ? true : undefined));
+    await redis.xadd(`${stream}:control`, '*', 'cancel', queued);
+    await redis.xadd(`${stream}:control`, '*', 'cancel', blocker);
+    expect(exitResult(await readUntilExit(redis, blocker)).status).toBe('cancelled');
+    const entries = await readUntilExit(redis, queued);
+    expect(entries.map((e) => field(e, 'type'))).toEqual(['exit']);
+    expect(exitResult(entries)).toMatchObject({ status: 'cancelled', error: 'cancelled before it ran' });
+  });
+
+  it('shrugs off cancels of unknown and finished tasks', async () => {
+    const client = new ExecutorClient({ redis: redisUrl(), stream });
+    const done = await client.submit({ runtime: 'bash', code: 'echo done' });
+    await done.result;
+    await client.cancel(done.id);
+    await client.cancel('never-submitted');
+    const next = await client.submit({ runtime: 'bash', code: 'echo still serving' });
+    expect((await next.result).status).toBe('ok');
+    await client.close();
+  });
+
+  it('submit --file attaches files, --out saves artifacts, and cancel stops a task', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-files-'));
+    fs.writeFileSync(path.join(dir, 'in.csv'), 'v\n3\n4\n');
+    fs.writeFileSync(path.join(dir, 'job.py'), 'vals = [int(l) for l in open("data/in.csv").read().split()[1:]]\nopen("out/sum.csv", "w").write(f"sum\\n{sum(vals)}\\n")\nprint("ok")');
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        const child = spawn(process.execPath, [BIN, ...args, '--redis-url', redisUrl(), '--stream', stream], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let stdout = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.once('exit', (code) => resolve({ code, stdout }));
+      });
+    const r = await run(['submit', path.join(dir, 'job.py'), '--file', `${path.join(dir, 'in.csv')}:data/in.csv`, '--out', path.join(dir, 'results')]);
+    expect(r).toEqual({ code: 0, stdout: 'ok\n' });
+    expect(fs.readFileSync(path.join(dir, 'results/sum.csv'), 'utf8')).toBe('sum\n7\n');
+
+    const id = unique('cli-cancel');
+    const long = run(['submit', '--id', id, '--runtime', 'bash', '-e', 'echo started; sleep 60']);
+    await waitFor('the run to print', async () => ((await redis.xlen(`executor:results:${id}`)) >= 2 ? true : undefined));
+    expect((await run(['cancel', id])).code).toBe(0);
+    expect((await long).code).toBe(130);
+  });
+});

@@ -1,0 +1,82 @@
+// Files in and artifacts out, through real runs as the sandbox user.
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { needsRoot } from '../helpers/env.js';
+import { runSnippet } from '../helpers/run.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const joined = (files: { path: string; data: Buffer }[], p: string) => Buffer.concat(files.filter((f) => f.path === p).map((f) => f.data));
+
+describe.skipIf(needsRoot.skip)(`files in, artifacts out ${needsRoot.reason}`, () => {
+  it('writes task files before the code starts, binary-safe, with their modes, owned by the sandbox user', async () => {
+    const binary = Buffer.from([0, 255, 1, 254, 10, 13]);
+    const r = await runSnippet(
+      'bash',
+      'cat data/in.csv; od -An -tu1 bin.dat | tr -s " "; stat -c "%a %u" tool.sh; ./tool.sh',
+      {
+        files: [
+          { path: 'data/in.csv', content: 'a,b\n1,2\n', encoding: 'utf8' },
+          { path: 'bin.dat', content: binary.toString('base64'), encoding: 'base64' },
+          { path: 'tool.sh', content: '#!/bin/bash\necho tool ran', encoding: 'utf8', mode: 0o755 },
+        ],
+      },
+    );
+    const [csv1, csv2, bytes, mode, ran] = r.stdout.toString().trim().split('\n');
+    expect([csv1, csv2]).toEqual(['a,b', '1,2']);
+    expect(bytes!.trim()).toBe('0 255 1 254 10 13');
+    expect(mode).toMatch(/^755 \d+$/);
+    expect(ran).toBe('tool ran');
+  });
+
+  it('returns what the snippet leaves in out/, byte for byte, with sizes and hashes', async () => {
+    const r = await runSnippet('python', 'import os\nos.makedirs("out/plots")\nopen("out/table.csv", "w").write("x,y\\n1,2\\n")\nopen("out/plots/raw.bin", "wb").write(bytes(range(256)))');
+    expect(r.files.map((f) => f.path)).toEqual(['plots/raw.bin', 'table.csv']);
+    expect(joined(r.files, 'table.csv').toString()).toBe('x,y\n1,2\n');
+    expect(joined(r.files, 'plots/raw.bin').equals(Buffer.from(Array.from({ length: 256 }, (_, i) => i)))).toBe(true);
+    expect(r.result.artifacts).toEqual([
+      { path: 'plots/raw.bin', bytes: 256, sha256: sha(Buffer.from(Array.from({ length: 256 }, (_, i) => i))), included: true },
+      { path: 'table.csv', bytes: 8, sha256: sha(Buffer.from('x,y\n1,2\n')), included: true },
+    ]);
+  });
+
+  it('returns a 5 MiB artifact in ordered parts', async () => {
+    const r = await runSnippet('python', 'import random\nrandom.seed(7)\nopen("out/big.bin", "wb").write(random.randbytes(5 * 1024 * 1024))');
+    const parts = r.files.filter((f) => f.path === 'big.bin');
+    expect(parts.map((p) => p.part)).toEqual([1, 2, 3, 4, 5]);
+    expect(parts.every((p) => p.parts === 5)).toBe(true);
+    const data = joined(r.files, 'big.bin');
+    expect(data.length).toBe(5 * 1024 * 1024);
+    expect(sha(data)).toBe(r.result.artifacts![0]!.sha256);
+  });
+
+  it('never follows a symlink out of the folder and never returns another user\'s file', async () => {
+    const r = await runSnippet('bash', 'ln -s /etc/passwd out/x; ln -s .. out/up; ln /etc/passwd out/hard 2>/dev/null; echo fine > out/ok.txt');
+    expect(r.files.map((f) => f.path)).toEqual(['ok.txt']);
+    expect(Buffer.concat(r.files.map((f) => f.data)).toString()).not.toContain('root:');
+    expect(r.result.artifacts).toEqual([
+      { path: 'ok.txt', bytes: 5, sha256: sha(Buffer.from('fine\n')), included: true },
+      { path: 'up', bytes: 0, sha256: null, included: false, reason: 'symbolic link (never followed)' },
+      { path: 'x', bytes: 0, sha256: null, included: false, reason: 'symbolic link (never followed)' },
+    ]);
+  });
+
+  it('does not descend into out/ when out itself was replaced by a symlink', async () => {
+    const r = await runSnippet('bash', 'rmdir out; ln -s /etc out');
+    expect(r.files).toEqual([]);
+    expect(r.result.artifacts).toBeUndefined();
+  });
+
+  it('caps artifacts by count and bytes and lists what was left out', async () => {
+    const r = await runSnippet('python', 'for i in range(5):\n    open(f"out/f{i}.txt", "w").write("x" * 100)', { artifactCaps: { artifactFiles: 3 } });
+    expect(r.files.map((f) => f.path)).toEqual(['f0.txt', 'f1.txt', 'f2.txt']);
+    expect(r.result.artifacts!.filter((a) => !a.included)).toEqual([
+      { path: 'f3.txt', bytes: 100, sha256: sha(Buffer.alloc(100, 'x')), included: false, reason: 'over the cap of 3 files (EXECUTOR_ARTIFACT_FILES)' },
+      { path: 'f4.txt', bytes: 100, sha256: sha(Buffer.alloc(100, 'x')), included: false, reason: 'over the cap of 3 files (EXECUTOR_ARTIFACT_FILES)' },
+    ]);
+    const bytes = await runSnippet('python', 'open("out/a", "w").write("x" * 600)\nopen("out/b", "w").write("y" * 600)', { artifactCaps: { artifactBytes: 1000 } });
+    expect(bytes.result.artifacts!.map((a) => [a.path, a.included])).toEqual([
+      ['a', true],
+      ['b', false],
+    ]);
+  });
+});
