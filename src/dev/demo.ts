@@ -1,17 +1,52 @@
 // `npm run demo`: the whole loop on one machine. Starts a private redis-server when REDIS_URL is
-// not set, starts an executor, runs a few snippets with their output streamed (one of them hits a
-// budget), and stops everything it started.
+// not set, starts an executor, runs a few snippets with their output streamed (a data analysis
+// with a CSV in and a table and chart out, saved to ./demo-output; two hit a budget), and stops
+// everything it started.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { ExecutorClient } from '../client/client.js';
+import { artifactSaver } from '../client/save-artifacts.js';
 import type { TaskInput } from '../task/schema.js';
 import { startPrivateRedis, type PrivateRedis } from './redis-server.js';
 
 const BIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-const EXAMPLES: { title: string; task: TaskInput }[] = [
+// A data-analysis agent's typical call: a CSV in, a cleaned table and a chart out. The chart is
+// drawn with the standard library only (zlib + struct make a PNG), so it runs on any python3.
+const SALES_CSV = 'region,month,amount\nnorth,jan,120\nsouth,jan,80\nnorth,feb,150\nsouth,feb,\nwest,feb,95\nnorth,mar,170\nsouth,mar,110\nwest,mar,130\n';
+const ANALYSIS = String.raw`import csv, struct, zlib
+rows = [r for r in csv.DictReader(open("data/sales.csv")) if r["amount"].strip()]
+totals = {}
+for r in rows:
+    totals[r["region"]] = totals.get(r["region"], 0) + int(r["amount"])
+with open("out/totals.csv", "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["region", "total"])
+    for region, total in sorted(totals.items()):
+        w.writerow([region, total])
+# A bar chart: one bar per region, 40 px wide, height proportional to the total.
+W, H, top = 40 * len(totals) + 10 * (len(totals) + 1), 120, max(totals.values())
+pixels = [[(255, 255, 255)] * W for _ in range(H)]
+for i, (region, total) in enumerate(sorted(totals.items())):
+    x0, h = 10 + i * 50, int(100 * total / top)
+    for y in range(H - h, H):
+        for x in range(x0, x0 + 40):
+            pixels[y][x] = (40, 90 + 50 * i, 200)
+raw = b"".join(b"\x00" + bytes(c for px in row for c in px) for row in pixels)
+chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+open("out/totals.png", "wb").write(png)
+print(f"{len(rows)} rows kept, {len(totals)} regions:", ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))`;
+
+const EXAMPLES: { title: string; task: TaskInput; saveTo?: string }[] = [
+  {
+    title: 'data analysis: a CSV in, a cleaned table and a PNG chart out',
+    task: { runtime: 'python', code: ANALYSIS, files: [{ path: 'data/sales.csv', content: SALES_CSV, encoding: 'utf8' }] },
+    saveTo: 'demo-output',
+  },
   {
     title: 'python, output streamed as it is printed',
     task: { runtime: 'python', code: 'import time\nfor i in range(1, 4):\n    print(f"step {i} of 3", flush=True)\n    time.sleep(0.3)\nprint("sum of squares:", sum(i * i for i in range(1000)))' },
@@ -63,14 +98,16 @@ async function main(): Promise<void> {
 
   const client = new ExecutorClient({ redis: url, stream });
   try {
-    for (const { title, task } of EXAMPLES) {
+    for (const { title, task, saveTo } of EXAMPLES) {
       say(`── ${title}`);
       const sub = await client.submit(task, {
         onStdout: (d) => process.stdout.write(indent(d, '  │ ')),
         onStderr: (d) => process.stdout.write(indent(d, '  ! ')),
+        ...(saveTo ? { onFile: artifactSaver(saveTo) } : {}),
         timeoutMs: 30_000,
       });
       const r = await sub.result;
+      for (const a of r.artifacts ?? []) say(`  ↳ ${a.included ? `saved ${path.join(saveTo ?? '.', a.path)}` : `left out ${a.path}: ${a.reason}`} (${a.bytes} bytes)`);
       say(`  └ ${r.status} exit=${r.exitCode ?? '-'} signal=${r.signal ?? '-'} wall=${r.wallMs} ms cpu=${r.cpuMs} ms${r.error ? ` (${r.error})` : ''}\n`);
     }
   } finally {
