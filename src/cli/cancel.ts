@@ -15,6 +15,7 @@ export async function cancel(argv: string[], env: NodeJS.ProcessEnv = process.en
   for (const id of positionals) if (!taskIdSchema.safeParse(id).success) throw usageError(`not a task id: ${JSON.stringify(id)}`);
   const client = new ExecutorClient({
     redis: values['redis-url'] ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    ...(env.REDIS_CLUSTER_NODES ? { clusterNodes: env.REDIS_CLUSTER_NODES } : {}),
     stream: values.stream ?? env.EXECUTOR_STREAM ?? undefined,
   });
   try {

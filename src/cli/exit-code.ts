@@ -28,6 +28,7 @@ export function exitCodeFor(result: ExitResult): number {
       return EXIT_BUDGET;
     case 'cancelled':
       return EXIT_CANCELLED;
+    case 'expired':
     case 'rejected':
     case 'internal_error':
       return EXIT_EXECUTOR;

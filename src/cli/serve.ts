@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { OPTIONS, flagName, type OptionName } from '../config/options.js';
 import { Executor } from '../daemon/executor.js';
+import { startHttpServer } from '../daemon/http.js';
+import { ExecutorMetrics } from '../daemon/metrics.js';
 import { createLogger } from '../log.js';
 import { loadRuntimes } from '../runtimes/load.js';
 import { prepareSandbox } from '../sandbox/prepare.js';
@@ -32,13 +34,22 @@ export async function serve(argv: string[]): Promise<number> {
     logger.warn('snippets share the daemon\'s user (EXECUTOR_ALLOW_SHARED_USER): for local development only, not isolated');
   }
 
-  const executor = new Executor({ config, runtimes, sandbox, logger });
+  const metrics = new ExecutorMetrics(config.maxRuns, sandbox.capabilities.sandbox);
+  const executor = new Executor({ config, runtimes, sandbox, logger }, metrics);
+  const server = config.httpPort > 0 ? await startHttpServer(config.httpPort, executor, metrics, logger) : undefined;
+  // Draining is bounded: by default the wall budget plus a margin, inside which the run in hand
+  // ends by itself. Kubernetes' termination grace must be longer than this.
+  const drainMs = config.drainTimeoutMs || config.wallMs + config.killGraceMs + 10_000;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
     if (signals === 1) {
-      logger.info({ signal }, 'draining: no new tasks; finishing the run in hand');
+      logger.info({ signal, drainMs }, 'draining: no new tasks; finishing the run in hand');
       void executor.close();
+      setTimeout(() => {
+        logger.warn({ drainMs }, 'drain deadline passed: aborting the run in hand');
+        void executor.abort();
+      }, drainMs).unref();
     } else {
       logger.warn({ signal }, 'second signal: aborting the run in hand');
       void executor.abort();
@@ -49,5 +60,6 @@ export async function serve(argv: string[]): Promise<number> {
 
   await executor.start();
   const reason = await executor.done();
+  server?.close();
   return reason === 'dirty' ? EXIT_DIRTY : 0;
 }

@@ -54,6 +54,7 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
 
   const client = new ExecutorClient({
     redis: values['redis-url'] ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    ...(env.REDIS_CLUSTER_NODES ? { clusterNodes: env.REDIS_CLUSTER_NODES } : {}),
     stream: values.stream ?? env.EXECUTOR_STREAM ?? undefined,
   });
   try {

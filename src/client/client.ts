@@ -2,7 +2,7 @@
 // an async iterator, await the result. Anything else can speak the same wire format with a plain
 // Redis client (see README).
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { DEFAULT_STREAM, TASK_FIELD } from '../protocol/keys.js';
 import { controlKey } from '../queue/control.js';
 import { taskSchema, type Task, type TaskInput } from '../task/schema.js';
@@ -10,19 +10,27 @@ import { usageError } from '../errors.js';
 import { Submission, type FollowOptions } from './follow.js';
 
 export interface ClientOptions {
-  /** A Redis URL or a connected ioredis client (it is duplicated for blocking reads). */
-  redis?: string | Redis;
+  /** A Redis URL or an ioredis client, standalone or Cluster (it is duplicated for blocking reads). */
+  redis?: string | Redis | Cluster;
+  /** `host:port[,host:port...]` of a Redis Cluster; used instead of `redis` when given. */
+  clusterNodes?: string;
   /** The task stream; default `executor:tasks`. */
   stream?: string;
 }
 
 export class ExecutorClient {
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   private readonly ownsConnection: boolean;
   private readonly stream: string;
 
   constructor(options: ClientOptions = {}) {
-    if (typeof options.redis === 'object') {
+    if (options.clusterNodes) {
+      this.redis = new Cluster(
+        options.clusterNodes.split(',').map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) })),
+        { redisOptions: { maxRetriesPerRequest: 3 } },
+      );
+      this.ownsConnection = true;
+    } else if (typeof options.redis === 'object') {
       this.redis = options.redis;
       this.ownsConnection = false;
     } else {

@@ -1,6 +1,6 @@
 // Follow one task's results stream from its first entry to its `exit`, on a connection of its
 // own (the read blocks). Events are handed to callbacks and to an async iterator as they arrive.
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { ERROR_CODES, ExecutorError } from '../errors.js';
 import { resultsKey } from '../protocol/keys.js';
 import type { ExitResult, FileEvent, ResultEvent, StartedEvent } from '../protocol/result.js';
@@ -30,7 +30,7 @@ export class Submission implements AsyncIterable<ResultEvent> {
 
   constructor(
     readonly id: string,
-    connection: Redis,
+    connection: Redis | Cluster,
     options: FollowOptions = {},
   ) {
     this.result = this.follow(connection, options);
@@ -68,7 +68,7 @@ export class Submission implements AsyncIterable<ResultEvent> {
     w?.();
   }
 
-  private async follow(redis: Redis, o: FollowOptions): Promise<ExitResult> {
+  private async follow(redis: Redis | Cluster, o: FollowOptions): Promise<ExitResult> {
     const key = resultsKey(this.id);
     const deadline = o.timeoutMs === undefined ? Infinity : Date.now() + o.timeoutMs;
     let lastId = '0-0';

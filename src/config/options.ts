@@ -3,7 +3,7 @@
 // mirrors it.
 import os from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_GROUP, DEFAULT_STREAM } from '../protocol/keys.js';
+import { DEFAULT_DEAD_STREAM, DEFAULT_GROUP, DEFAULT_STREAM } from '../protocol/keys.js';
 import { DEFAULT_RUNTIMES_DIR } from '../runtimes/load.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -58,6 +58,13 @@ export const OPTIONS = {
   filesBytes: { env: 'EXECUTOR_FILES_BYTES', schema: int(0, 1024 ** 3), default: String(10 * 1024 ** 2) },
   artifactFiles: { env: 'EXECUTOR_ARTIFACT_FILES', schema: int(0, 100_000), default: '64' },
   artifactBytes: { env: 'EXECUTOR_ARTIFACT_BYTES', schema: int(0, 1024 ** 3), default: String(10 * 1024 ** 2) },
+  maxAttempts: { env: 'EXECUTOR_MAX_ATTEMPTS', schema: int(1, 100), default: '3' },
+  reclaimMarginMs: { env: 'EXECUTOR_RECLAIM_MARGIN_MS', schema: int(0, 3_600_000), default: '15000' },
+  deadStream: { env: 'EXECUTOR_DEAD_STREAM', schema: name, default: DEFAULT_DEAD_STREAM },
+  httpPort: { env: 'EXECUTOR_HTTP_PORT', schema: int(0, 65535), default: '0' },
+  drainTimeoutMs: { env: 'EXECUTOR_DRAIN_TIMEOUT_MS', schema: int(0, 86_400_000), default: '0' },
+  deliveryTimeoutMs: { env: 'EXECUTOR_DELIVERY_TIMEOUT_MS', schema: int(100, 3_600_000), default: '30000' },
+  clusterNodes: { env: 'REDIS_CLUSTER_NODES', schema: z.string().regex(/^$|^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'must be host:port[,host:port...]'), default: '' },
   killGraceMs: { env: 'EXECUTOR_KILL_GRACE_MS', schema: int(0, 10_000), default: '200' },
   cpuSampleMs: { env: 'EXECUTOR_CPU_SAMPLE_MS', schema: int(5, 1000), default: '50' },
   blockMs: { env: 'EXECUTOR_BLOCK_MS', schema: int(10, 60_000), default: '5000' },

@@ -1,17 +1,19 @@
 // The executor: a loop that takes one task at a time from the stream, runs it, writes its result
 // and acknowledges it, until it has done EXECUTOR_MAX_RUNS runs (then it exits on purpose, so the
 // pod is replaced with a clean one) or is told to stop.
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../queue/connection.js';
 import type { Config } from '../config/options.js';
 import type { Logger } from '../log.js';
-import { notRunResult, type EffectiveLimits } from '../protocol/result.js';
+import { EventEmitter } from 'node:events';
+import { notRunResult, type EffectiveLimits, type ExitResult } from '../protocol/result.js';
+import type { ExecutorMetrics } from './metrics.js';
 import { connectRedis } from '../queue/connection.js';
 import { TaskConsumer, type StreamTask } from '../queue/consumer.js';
 import { ControlListener, controlKey } from '../queue/control.js';
 import { checkInputFiles } from '../workspace/input-files.js';
 import { ResultsWriter } from '../queue/results-writer.js';
 import { effectiveLimits } from '../run/limits.js';
-import { executeRun, type RunReport } from '../run/run.js';
+import { executeRun, withTimeout, type RunReport } from '../run/run.js';
 import type { RuntimeRegistry } from '../runtimes/load.js';
 import type { PreparedSandbox } from '../sandbox/prepare.js';
 import { parseTask } from '../task/parse.js';
@@ -37,16 +39,22 @@ export class Executor {
   private readonly forced = new AbortController();
   private stopping = false;
   private runsDone = 0;
+  private lastWasReclaimed = false;
+  /** Emits 'stopping' when the executor stops taking work (drain, recycle, dirty). */
+  readonly events = new EventEmitter();
   private loop: Promise<StopReason> | undefined;
   private closing: Promise<StopReason> | undefined;
 
-  constructor(private readonly deps: ExecutorDeps) {
+  constructor(
+    private readonly deps: ExecutorDeps,
+    private readonly metrics?: ExecutorMetrics,
+  ) {
     const { config, logger } = deps;
-    this.redis = connectRedis(config.redisUrl, `${config.consumer}:main`, logger);
-    this.blocking = connectRedis(config.redisUrl, `${config.consumer}:read`, logger);
+    this.redis = connectRedis(config, `${config.consumer}:main`, logger);
+    this.blocking = connectRedis(config, `${config.consumer}:read`, logger);
     this.consumer = new TaskConsumer(this.blocking, this.redis, config);
     this.control = new ControlListener(
-      connectRedis(config.redisUrl, `${config.consumer}:control-read`, logger),
+      connectRedis(config, `${config.consumer}:control-read`, logger),
       controlKey(config.stream),
       config.resultTtlS * 1000,
       logger,
@@ -93,6 +101,7 @@ export class Executor {
   close(): Promise<StopReason> {
     this.closing ??= (async () => {
       this.stopping = true;
+      this.events.emit('stopping');
       await this.consumer.interrupt();
       return this.loop ?? 'stopped';
     })();
@@ -109,6 +118,11 @@ export class Executor {
     return this.runsDone;
   }
 
+  /** Taking work: connected to Redis, not draining, not recycling. */
+  get ready(): boolean {
+    return !this.stopping && this.runsDone < this.deps.config.maxRuns && this.redis.status === 'ready' && this.blocking.status === 'ready';
+  }
+
   private async runLoop(): Promise<StopReason> {
     const log = this.deps.logger;
     let reason: StopReason = 'stopped';
@@ -120,7 +134,7 @@ export class Executor {
         }
         let entry: StreamTask | null;
         try {
-          entry = await this.consumer.read();
+          entry = await this.next();
         } catch (err) {
           // A background loop logs and keeps going; it never throws out.
           log.error({ err }, 'reading the task stream failed; retrying');
@@ -135,17 +149,49 @@ export class Executor {
           }
         } catch (err) {
           // Most likely Redis went away mid-task. The entry is not acknowledged, so it stays
-          // pending in the group and is not lost.
+          // pending in the group, is reclaimed later and is not lost.
           log.error({ err, entryId: entry.entryId }, 'handling a task failed; it was not acknowledged');
         }
       }
     } finally {
       this.stopping = true;
+      this.events.emit('stopping');
       await this.control.stop();
       await Promise.allSettled([this.redis.quit(), this.blocking.quit()]);
     }
     log.info({ reason, runs: this.runsDone }, reason === 'recycled' ? 'recycling: run budget used up' : 'executor stopped');
     return reason;
+  }
+
+  /**
+   * The next task: one a dead consumer left pending, or else a new one. Reclaimed and new tasks
+   * alternate, so a task that crashes every executor it lands on cannot starve fresh work.
+   */
+  private async next(): Promise<StreamTask | null> {
+    const { config } = this.deps;
+    if (!this.lastWasReclaimed) {
+      const stale = await this.consumer.claimStale(config.wallMs + config.killGraceMs + config.reclaimMarginMs);
+      if (stale) {
+        this.lastWasReclaimed = true;
+        this.deps.logger.warn({ entryId: stale.entryId, deliveries: stale.deliveries }, 'reclaimed a task from a consumer that stopped answering');
+        this.metrics?.reclaimed.inc();
+        return stale;
+      }
+    }
+    this.lastWasReclaimed = false;
+    return this.consumer.read();
+  }
+
+  /** Answer a task that will not run, then acknowledge it. */
+  private async answerWithoutRun(entry: StreamTask, taskId: string | undefined, result: ExitResult, deadReason?: string): Promise<void> {
+    const { config } = this.deps;
+    if (taskId !== undefined) await new ResultsWriter(this.redis, taskId, config.resultTtlS).exit(result, config.consumer);
+    if (deadReason !== undefined) {
+      await this.consumer.deadLetter(config.deadStream, entry, deadReason);
+      this.metrics?.deadLettered.inc();
+    }
+    await this.consumer.ack(entry.entryId);
+    this.metrics?.runs.inc({ runtime: 'none', status: result.status });
   }
 
   /** Handle one entry; returns true when the sandbox is dirty and the executor must stop. */
@@ -154,35 +200,45 @@ export class Executor {
     const parsed = parseTask(entry.raw, [...runtimes.keys()]);
     if (!parsed.ok) {
       logger.warn({ entryId: entry.entryId, taskId: parsed.id, error: parsed.error }, 'task rejected');
-      if (parsed.id !== undefined) {
-        await new ResultsWriter(this.redis, parsed.id, config.resultTtlS).exit(notRunResult('rejected', parsed.error));
-      }
-      await this.consumer.ack(entry.entryId);
+      // Without an id nobody can be answered: keep the message where someone can look at it.
+      await this.answerWithoutRun(entry, parsed.id, notRunResult('rejected', parsed.error), parsed.id === undefined ? `unusable task: ${parsed.error}` : undefined);
       return false;
     }
 
     const { task } = parsed;
+    const attempt = entry.deliveries;
+    const log = logger.child({ taskId: task.id, attempt, ...(task.traceparent ? { traceparent: task.traceparent } : {}) });
+    if (attempt > config.maxAttempts) {
+      const why = `abandoned after ${attempt - 1} attempts: every executor that ran it stopped answering (EXECUTOR_MAX_ATTEMPTS=${config.maxAttempts})`;
+      log.error({ entryId: entry.entryId }, 'task abandoned; copied to the dead-letter stream');
+      await this.answerWithoutRun(entry, task.id, notRunResult('internal_error', why), why);
+      return false;
+    }
     const profile = runtimes.get(task.runtime)!;
     const filesProblem = checkInputFiles(task.files ?? [], config.filesBytes, [profile.file]);
     if (filesProblem !== undefined) {
-      logger.warn({ entryId: entry.entryId, taskId: task.id, error: filesProblem }, 'task rejected');
-      await new ResultsWriter(this.redis, task.id, config.resultTtlS).exit(notRunResult('rejected', filesProblem));
-      await this.consumer.ack(entry.entryId);
+      log.warn({ error: filesProblem }, 'task rejected');
+      await this.answerWithoutRun(entry, task.id, notRunResult('rejected', filesProblem));
       return false;
     }
     if (this.control.isCancelled(task.id)) {
-      logger.info({ taskId: task.id }, 'task cancelled before it ran');
-      await new ResultsWriter(this.redis, task.id, config.resultTtlS).exit(notRunResult('cancelled', 'cancelled before it ran'));
-      await this.consumer.ack(entry.entryId);
+      log.info('task cancelled before it ran');
+      await this.answerWithoutRun(entry, task.id, notRunResult('cancelled', 'cancelled before it ran'));
       return false;
     }
-    const attempt = entry.deliveries;
-    const log = logger.child({ taskId: task.id, attempt, runtime: task.runtime });
+    if (task.deadline !== undefined && Date.now() > task.deadline) {
+      log.info({ deadline: task.deadline }, 'task expired before it ran');
+      await this.answerWithoutRun(entry, task.id, notRunResult('expired', `deadline ${new Date(task.deadline).toISOString()} passed before an executor reached it`));
+      return false;
+    }
+
     const limits = effectiveLimits(this.maxima, task.limits);
-    const writer = new ResultsWriter(this.redis, task.id, config.resultTtlS);
+    const writer = new ResultsWriter(this.redis, task.id, config.resultTtlS, task.traceparent ? ['traceparent', task.traceparent] : []);
     this.runsDone += 1;
+    this.metrics?.runsLeft.set(config.maxRuns - this.runsDone);
+    this.metrics?.queueWait.observe(Math.max(0, Date.now() - Number(entry.entryId.split('-')[0])) / 1000);
     await writer.started(config.consumer, attempt, limits, sandbox.capabilities.sandbox);
-    log.info({ limits, runsLeft: config.maxRuns - this.runsDone }, 'run started');
+    log.info({ runtime: task.runtime, limits, runsLeft: config.maxRuns - this.runsDone }, 'run started');
 
     let report: RunReport;
     let dirty = false;
@@ -210,14 +266,22 @@ export class Executor {
       log.error({ problems: report.result.sweep.problems }, 'sandbox is dirty after the run; stopping');
       dirty = true;
     }
-    await writer.exit(report.result);
+    const r = report.result;
+    // Bounded: if Redis stays away, the task is left unacknowledged and is reclaimed later; the
+    // one-answer marker makes a late second write harmless.
+    if (!(await withTimeout(writer.exit(r, config.consumer), config.deliveryTimeoutMs, 'Redis did not take the result in time'))) {
+      log.warn('the task had already been answered (this attempt was presumed dead); result dropped');
+    }
     await this.consumer.ack(entry.entryId);
+    this.metrics?.recordRun(task.runtime, r);
     const unsettled = await report.settled;
     if (unsettled !== undefined) {
       log.error({ problem: unsettled }, 'sandbox is dirty after the run; stopping');
       dirty = true;
     }
-    const r = report.result;
+    if (r.status === 'timeout' || r.status === 'cpu_limit' || r.status === 'output_limit' || r.status === 'memory_limit' || r.status === 'file_size_limit') {
+      log.warn({ status: r.status, error: r.error }, 'limit hit');
+    }
     log.info(
       { status: r.status, exitCode: r.exitCode, signal: r.signal, wallMs: r.wallMs, cpuMs: r.cpuMs, truncated: r.truncated },
       'run finished',

@@ -11,3 +11,14 @@ export function resultsKey(taskId: string): string {
 
 /** The field of a task stream entry that holds the task JSON. */
 export const TASK_FIELD = 'task';
+
+/**
+ * The marker that a task has its one final answer. Its hash tag is the results key itself, so
+ * on Redis Cluster both live in one slot and the write of the answer stays atomic.
+ */
+export function answeredKey(taskId: string): string {
+  return `{${resultsKey(taskId)}}:answered`;
+}
+
+/** Where tasks that will never run are copied, with the reason. */
+export const DEFAULT_DEAD_STREAM = 'executor:dead';

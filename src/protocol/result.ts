@@ -10,6 +10,7 @@ export const RUN_STATUSES = [
   'memory_limit',
   'file_size_limit',
   'cancelled',
+  'expired',
   'rejected',
   'internal_error',
 ] as const;
@@ -98,7 +99,7 @@ export interface ExitEvent {
 export type ResultEvent = StartedEvent | OutputEvent | FileEvent | ExitEvent;
 
 /** An exit result for a task that never ran. */
-export function notRunResult(status: 'rejected' | 'internal_error' | 'cancelled', error: string): ExitResult {
+export function notRunResult(status: 'rejected' | 'internal_error' | 'cancelled' | 'expired', error: string): ExitResult {
   return {
     status,
     exitCode: null,

@@ -1,16 +1,38 @@
 // Redis connections. The daemon keeps two: one for the blocking read (a blocked connection can
 // do nothing else) and one for everything else, including interrupting that read.
-import { Redis } from 'ioredis';
+//
+// On Redis Cluster (REDIS_CLUSTER_NODES) the same code runs over an ioredis Cluster: every
+// command it sends touches one key, or keys that share a hash slot (see protocol/keys.ts).
+import { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 
-export function connectRedis(url: string, name: string, log: Logger): Redis {
-  const redis = new Redis(url, {
-    connectionName: name,
-    // Keep retrying commands across reconnects rather than failing them after a fixed count.
-    maxRetriesPerRequest: null,
-    retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
-    lazyConnect: true,
-  });
+export type RedisClient = Redis | Cluster;
+
+export interface RedisTarget {
+  redisUrl: string;
+  /** `host:port[,host:port...]`; when set, the URL is ignored and a cluster is used. */
+  clusterNodes: string;
+}
+
+const retryStrategy = (attempt: number) => Math.min(50 * 2 ** attempt, 2000);
+
+export function connectRedis(target: RedisTarget, name: string, log: Logger): RedisClient {
+  // Keep retrying commands across reconnects rather than failing them after a fixed count: a
+  // Redis restart or failover must not lose a result; the callers bound how long they wait.
+  const options = { connectionName: name, maxRetriesPerRequest: null, retryStrategy, lazyConnect: true };
+  const redis: RedisClient = target.clusterNodes
+    ? new Cluster(
+        target.clusterNodes.split(',').map((node) => {
+          const [host, port] = node.split(':');
+          return { host: host!, port: Number(port) };
+        }),
+        { lazyConnect: true, clusterRetryStrategy: retryStrategy, redisOptions: { connectionName: name, maxRetriesPerRequest: null } },
+      )
+    : new Redis(target.redisUrl, options);
   redis.on('error', (err: Error) => log.warn({ err: err.message, connection: name }, 'redis connection error'));
   return redis;
+}
+
+export function isCluster(redis: RedisClient): redis is Cluster {
+  return redis instanceof Cluster;
 }

@@ -1,6 +1,6 @@
 // Reads tasks from the stream through the consumer group, one at a time, so that an executor
 // never holds more tasks than the one it is running: what it did not take stays for the others.
-import type { Redis } from 'ioredis';
+import { isCluster, type RedisClient as Redis } from './connection.js';
 import { TASK_FIELD } from '../protocol/keys.js';
 
 export interface StreamTask {
@@ -10,7 +10,12 @@ export interface StreamTask {
   raw: string | undefined;
   /** How many times this entry has been delivered (1 for a fresh read). */
   deliveries: number;
+  /** All fields of the entry, as stored. */
+  fields: string[];
 }
+
+// How much longer than its BLOCK time a read may take before it is presumed lost.
+const WATCHDOG_SLACK_MS = 5000;
 
 export interface ConsumerOptions {
   stream: string;
@@ -30,12 +35,13 @@ export class TaskConsumer {
     private readonly opts: ConsumerOptions,
   ) {
     // The client id changes on every reconnect; keep it current so interrupt() reaches the read.
-    blocking.on('ready', () => void this.refreshClientId());
+    // (On a cluster there is no one connection to unblock; reads then end at their BLOCK time.)
+    if (!isCluster(blocking)) blocking.on('ready', () => void this.refreshClientId());
   }
 
   async start(): Promise<void> {
     await Promise.all([this.blocking.connect(), this.control.connect()]);
-    await this.refreshClientId();
+    if (!isCluster(this.blocking)) await this.refreshClientId();
     await this.ensureGroup();
   }
 
@@ -48,8 +54,62 @@ export class TaskConsumer {
     }
   }
 
-  /** Wait up to blockMs for one new task; null when none came or the read was interrupted. */
+  /**
+   * Wait up to blockMs for one new task; null when none came or the read was interrupted. A
+   * watchdog bounds the wait: a blocking read re-sent by the client after a reconnect can hang
+   * past its BLOCK time, and a stream deleted under the group needs the group made again.
+   */
   async read(): Promise<StreamTask | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const watchdog = new Promise<'stuck'>((resolve) => {
+      timer = setTimeout(() => resolve('stuck'), this.opts.blockMs + WATCHDOG_SLACK_MS);
+    });
+    try {
+      const reply = await Promise.race([this.readBlocking(), watchdog]);
+      if (reply === 'stuck') {
+        // Start the blocking connection afresh; the lost read delivered nothing we will not see
+        // again (an entry it did deliver stays pending and is reclaimed).
+        this.blocking.disconnect(true);
+        return null;
+      }
+      return reply;
+    } catch (err) {
+      if (String((err as Error).message).includes('NOGROUP')) {
+        await this.ensureGroup();
+        return null;
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Take over one task delivered to a consumer that has held it longer than `minIdleMs` (it died,
+   * or lost its connection for good). Returns it with its delivery count, which becomes the attempt.
+   */
+  async claimStale(minIdleMs: number): Promise<StreamTask | null> {
+    let reply: [string, [string, string[] | null][], string[]?];
+    try {
+      reply = (await this.control.xautoclaim(this.opts.stream, this.opts.group, this.opts.consumer, minIdleMs, '0-0', 'COUNT', 1)) as [
+      string,
+      [string, string[] | null][],
+      string[]?,
+    ];
+    } catch (err) {
+      if (!String((err as Error).message).includes('NOGROUP')) throw err;
+      // The stream was deleted (or Redis restarted empty): make the group again and go on.
+      await this.ensureGroup();
+      return null;
+    }
+    const entry = reply?.[1]?.[0];
+    if (!entry || !entry[1]) return null;
+    const [entryId, fields] = entry;
+    const pending = (await this.control.xpending(this.opts.stream, this.opts.group, entryId, entryId, 1)) as [string, string, number, number][];
+    return { entryId, raw: fieldOf(fields, TASK_FIELD), deliveries: pending[0]?.[3] ?? 2, fields };
+  }
+
+  private async readBlocking(): Promise<StreamTask | null> {
     const reply = (await this.blocking.xreadgroup(
       'GROUP',
       this.opts.group,
@@ -65,7 +125,12 @@ export class TaskConsumer {
     const entry = reply?.[0]?.[1]?.[0];
     if (!entry) return null;
     const [entryId, fields] = entry;
-    return { entryId, raw: fieldOf(fields, TASK_FIELD), deliveries: 1 };
+    return { entryId, raw: fieldOf(fields, TASK_FIELD), deliveries: 1, fields };
+  }
+
+  /** Copy an entry that will never run to the dead-letter stream, with the reason. */
+  async deadLetter(deadStream: string, task: StreamTask, reason: string): Promise<void> {
+    await this.control.xadd(deadStream, '*', 'reason', reason, 'stream', this.opts.stream, 'entry', task.entryId, 'deliveries', String(task.deliveries), ...task.fields);
   }
 
   async ack(entryId: string): Promise<void> {

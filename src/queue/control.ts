@@ -3,7 +3,7 @@
 // holds the task, or whoever will take it later). Ids are remembered for the results TTL, so a
 // task cancelled while still queued ends `cancelled` when an executor reaches it — even an
 // executor that started after the cancel was sent, since reading starts that far back.
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './connection.js';
 import type { Logger } from '../log.js';
 
 export function controlKey(taskStream: string): string {

@@ -46,6 +46,8 @@ export interface RunEnvironment {
   cpuSampleMs: number;
   artifactFiles: number;
   artifactBytes: number;
+  /** How long output may wait for Redis before the run is reported failed. */
+  deliveryTimeoutMs: number;
   logger: Logger;
 }
 
@@ -195,7 +197,9 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     await child;
 
     let deliveryError: string | undefined;
-    await coalescer.drain().catch((err: Error) => {
+    // Output sent while Redis is away waits in the client's queue and goes out in order once it is
+    // back; if it is not back in time, the run is reported failed rather than silently cut.
+    await withTimeout(coalescer.drain(), env.deliveryTimeoutMs, 'Redis did not take the output in time').catch((err: Error) => {
       deliveryError = err.message;
     });
     // Every process of the run is dead: out/ can no longer change while it is read.
@@ -286,6 +290,14 @@ async function sweepFiles(env: RunEnvironment, left: ProcessScopeLeft, scratchPa
     for (const p of others(await findFilesOf(env.identity.uid, places))) problems.push(`file ${p} of the sandbox user could not be removed`);
   }
   return problems.length === 0 ? { clean: true } : { clean: false, problems };
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} (${ms} ms)`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function findOnPath(command: string, searchPath: string): string | undefined {

@@ -36,6 +36,7 @@ type SandboxConfig = Pick<
   | 'cpuSampleMs'
   | 'artifactFiles'
   | 'artifactBytes'
+  | 'deliveryTimeoutMs'
 >;
 
 export async function prepareSandbox(config: SandboxConfig, logger: Logger): Promise<PreparedSandbox> {
@@ -101,6 +102,7 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger): Pro
       cpuSampleMs: config.cpuSampleMs,
       artifactFiles: config.artifactFiles,
       artifactBytes: config.artifactBytes,
+      deliveryTimeoutMs: config.deliveryTimeoutMs,
       logger: log,
     }),
   };

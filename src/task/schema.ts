@@ -43,6 +43,13 @@ export const taskSchema = z.object({
   stdin: z.string().optional(),
   args: z.array(noNul('args')).max(1024).optional(),
   files: z.array(taskFileSchema).max(10_000).optional(),
+  /** Epoch ms after which a still-queued task is answered `expired` instead of run. */
+  deadline: z.number().int().positive().optional(),
+  /** W3C trace context, carried into the logs and the result entries. */
+  traceparent: z
+    .string()
+    .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'traceparent must be a W3C trace context (00-<32 hex>-<16 hex>-<2 hex>)')
+    .optional(),
   env: z
     .record(
       z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names must match [A-Za-z_][A-Za-z0-9_]*'),
