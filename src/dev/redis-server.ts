@@ -12,12 +12,21 @@ export interface PrivateRedis {
 
 const READY_TIMEOUT_MS = 10_000;
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
+export interface PrivateRedisOptions {
+  /** Extra redis-server arguments (persistence, cluster mode...). */
+  args?: string[];
+  /** Working directory (where persistence files go). */
+  dir?: string;
+  /** A fixed port (to restart a server where it was); a free one by default. */
+  port?: number;
+}
+
+export async function startPrivateRedis(opts: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+  const port = opts.port ?? (await freePort());
   const server = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', ...(opts.args ?? [])],
+    { stdio: ['ignore', 'ignore', 'pipe'], ...(opts.dir ? { cwd: opts.dir } : {}) },
   );
   const failed = new Promise<never>((_, reject) => {
     server.once('error', (err) =>
@@ -58,7 +67,7 @@ async function waitForPing(url: string): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
