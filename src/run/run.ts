@@ -190,6 +190,10 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
 
     // The first process is gone; nothing else of the run may outlive it.
     if (termination) await termination;
+    else {
+      const leftovers = await scope.members();
+      if (leftovers.length > 0) log.warn({ count: leftovers.length }, 'the run left processes behind; killing them');
+    }
     const left = await sweep(scope);
     const sweepReport = await sweepFiles(env, left, scratch.path);
     await Promise.race([pipesClosed, delay(PIPE_DRAIN_MS)]);
