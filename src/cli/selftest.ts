@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../log.js';
+import { configuredMaxima } from '../run/limits.js';
 import { loadRuntimes } from '../runtimes/load.js';
 import { prepareSandbox } from '../sandbox/prepare.js';
 import { HOSTILE_CHECKS } from '../selftest/checks.js';
@@ -27,15 +28,7 @@ export async function selftest(argv: string[]): Promise<number> {
   const outcomes = await runSelftest({
     sandbox,
     runtimes,
-    maxima: {
-      wallMs: config.wallMs,
-      cpuMs: config.cpuMs,
-      outputBytes: config.outputBytes,
-      memoryBytes: config.memoryBytes,
-      processes: config.processes,
-      openFiles: config.openFiles,
-      fileSizeBytes: config.fileSizeBytes,
-    },
+    maxima: configuredMaxima(config),
     networkAllowed: config.network === 'allow',
     logger,
     ...(values.only ? { only: values.only } : {}),

@@ -12,7 +12,7 @@ import { TaskConsumer, type StreamTask } from '../queue/consumer.js';
 import { ControlListener, controlKey } from '../queue/control.js';
 import { checkInputFiles } from '../workspace/input-files.js';
 import { ResultsWriter } from '../queue/results-writer.js';
-import { effectiveLimits } from '../run/limits.js';
+import { configuredMaxima, effectiveLimits } from '../run/limits.js';
 import { executeRun, withTimeout, type RunReport } from '../run/run.js';
 import type { RuntimeRegistry } from '../runtimes/load.js';
 import type { PreparedSandbox } from '../sandbox/prepare.js';
@@ -59,15 +59,7 @@ export class Executor {
       config.resultTtlS * 1000,
       logger,
     );
-    this.maxima = {
-      wallMs: config.wallMs,
-      cpuMs: config.cpuMs,
-      outputBytes: config.outputBytes,
-      memoryBytes: config.memoryBytes,
-      processes: config.processes,
-      openFiles: config.openFiles,
-      fileSizeBytes: config.fileSizeBytes,
-    };
+    this.maxima = configuredMaxima(config);
   }
 
   /** Connect, create the consumer group if missing, and start taking tasks. */

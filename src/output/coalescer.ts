@@ -1,5 +1,7 @@
 // Streams a run's output to a sink in order, coalescing small writes into chunks, but never
-// holding bytes back longer than `maxDelayMs`. A chunk never mixes stdout and stderr: when the
+// holding bytes back longer than `maxDelayMs`. Output that arrives while nothing is on its way to
+// the sink goes out at once (the first byte of a run is not delayed); while a write is in flight,
+// what follows is batched. A chunk never mixes stdout and stderr: when the
 // stream changes, what is buffered is sent first, so the order across both streams is kept.
 // Sink calls are pipelined (not awaited one by one); `inFlightBytes` lets the caller apply
 // backpressure to the producer.
@@ -39,7 +41,7 @@ export class OutputCoalescer {
     this.bufferedKind = kind;
     this.buffered.push(data);
     this.bufferedBytes += data.length;
-    if (this.bufferedBytes >= this.maxChunkBytes) this.flush();
+    if (this.bufferedBytes >= this.maxChunkBytes || (this.inFlight === 0 && this.timer === undefined)) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.maxDelayMs);
   }
 

@@ -4,15 +4,9 @@ import type { ArtifactEntry, EffectiveLimits, ExitResult, RunStatus, SweepReport
 
 export type TerminationReason = 'timeout' | 'cpu_limit' | 'output_limit' | 'memory_limit' | 'cancelled' | 'aborted';
 
-export interface RunFacts {
+/** What is known when a run is over; the status and its words are derived from it. */
+export interface RunFacts extends Omit<ExitResult, 'status' | 'error' | 'sweep' | 'artifacts'> {
   reason: TerminationReason | undefined;
-  exitCode: number | null;
-  signal: string | null;
-  wallMs: number;
-  cpuMs: number;
-  stdoutBytes: number;
-  stderrBytes: number;
-  truncated: boolean;
   limits: EffectiveLimits;
   /** Set when the output could not be delivered. */
   deliveryError?: string;

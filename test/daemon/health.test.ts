@@ -15,23 +15,27 @@ const get = async (port: number, path: string) => {
   return { status: res.status, body: await res.text() };
 };
 
+function daemon(stream: string, env: Record<string, string> = {}): DaemonProcess {
+  const d = new DaemonProcess({
+    REDIS_URL: redisUrl(),
+    EXECUTOR_STREAM: stream,
+    EXECUTOR_CONSUMER: unique('exec'),
+    EXECUTOR_SANDBOX_USER: String(sandboxUid(9)),
+    EXECUTOR_BLOCK_MS: '300',
+    EXECUTOR_SWEEP_DIRS: '/tmp:/var/tmp:/dev/shm:/run/lock',
+    ...env,
+  });
+  daemons.push(d);
+  return d;
+}
+
 describe.skipIf(needsRoot.skip)(`health and metrics ${needsRoot.reason}`, () => {
   const redis = connect();
 
   it('serves /healthz and /metrics matching the runs done, and /readyz flips during drain', async () => {
     const port = await freePort();
     const stream = unique('tasks');
-    const d = new DaemonProcess({
-      REDIS_URL: redisUrl(),
-      EXECUTOR_STREAM: stream,
-      EXECUTOR_CONSUMER: unique('exec'),
-      EXECUTOR_SANDBOX_USER: String(sandboxUid(9)),
-      EXECUTOR_HTTP_PORT: String(port),
-      EXECUTOR_MAX_RUNS: '10',
-      EXECUTOR_BLOCK_MS: '300',
-      EXECUTOR_SWEEP_DIRS: '/tmp:/var/tmp:/dev/shm:/run/lock',
-    });
-    daemons.push(d);
+    const d = daemon(stream, { EXECUTOR_HTTP_PORT: String(port), EXECUTOR_MAX_RUNS: '10' });
     await d.waitForLog('health and metrics listening');
     expect(await get(port, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
     await waitFor('ready', async () => ((await get(port, '/readyz')).status === 200 ? true : undefined));
@@ -61,15 +65,7 @@ describe.skipIf(needsRoot.skip)(`health and metrics ${needsRoot.reason}`, () => 
 
   it('on a second SIGTERM aborts the run in hand, reports it, and exits', async () => {
     const stream = unique('tasks');
-    const d = new DaemonProcess({
-      REDIS_URL: redisUrl(),
-      EXECUTOR_STREAM: stream,
-      EXECUTOR_CONSUMER: unique('exec'),
-      EXECUTOR_SANDBOX_USER: String(sandboxUid(9)),
-      EXECUTOR_BLOCK_MS: '300',
-      EXECUTOR_SWEEP_DIRS: '/tmp:/var/tmp:/dev/shm:/run/lock',
-    });
-    daemons.push(d);
+    const d = daemon(stream);
     const id = unique('aborted');
     await redis.xadd(stream, '*', 'task', JSON.stringify({ id, runtime: 'bash', code: 'echo go; sleep 30' }));
     await waitFor('the run to start', async () => ((await redis.xlen(`executor:results:${id}`)) >= 2 ? true : undefined));

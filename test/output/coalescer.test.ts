@@ -13,14 +13,23 @@ describe('OutputCoalescer', () => {
   });
   afterEach(() => vi.useRealTimers());
 
-  it('coalesces small writes and sends them within maxDelayMs', () => {
+  it('sends output at once when nothing is in flight', () => {
     const c = new OutputCoalescer(sink, { maxDelayMs: 50 });
-    c.push('stdout', Buffer.from('a'));
-    c.push('stdout', Buffer.from('b'));
+    c.push('stdout', Buffer.from('first'));
+    expect(sent).toEqual([['stdout', 'first']]);
+  });
+
+  it('coalesces writes that follow while a write is in flight, sending them within maxDelayMs', () => {
+    const seen: string[] = [];
+    const spy = new OutputCoalescer(async (_, d) => void seen.push(d.toString()), { maxDelayMs: 50 });
+    spy.push('stdout', Buffer.from('a'));
+    expect(spy.inFlightBytes).toBe(1);
+    spy.push('stdout', Buffer.from('b'));
+    spy.push('stdout', Buffer.from('c'));
     vi.advanceTimersByTime(49);
-    expect(sent).toEqual([]);
+    expect(seen).toEqual(['a']);
     vi.advanceTimersByTime(1);
-    expect(sent).toEqual([['stdout', 'ab']]);
+    expect(seen).toEqual(['a', 'bc']);
   });
 
   it('does not restart the delay on every write', () => {
@@ -29,26 +38,33 @@ describe('OutputCoalescer', () => {
       c.push('stdout', Buffer.from(String(i)));
       vi.advanceTimersByTime(10);
     }
-    expect(sent[0]).toEqual(['stdout', '01234']);
+    expect(sent[0]).toEqual(['stdout', '0']);
+    expect(sent[1]).toEqual(['stdout', '12345']);
   });
 
   it('keeps order across stdout and stderr by never mixing them in one chunk', () => {
     const c = new OutputCoalescer(sink);
+    c.push('stdout', Buffer.from('0'));
     c.push('stdout', Buffer.from('1'));
     c.push('stderr', Buffer.from('2'));
     c.push('stdout', Buffer.from('3'));
     c.flush();
     expect(sent).toEqual([
+      ['stdout', '0'],
       ['stdout', '1'],
       ['stderr', '2'],
       ['stdout', '3'],
     ]);
   });
 
-  it('sends at once when a chunk reaches maxChunkBytes', () => {
+  it('sends at once when a chunk reaches maxChunkBytes, even while a write is in flight', () => {
     const c = new OutputCoalescer(sink, { maxChunkBytes: 4 });
+    c.push('stdout', Buffer.from('x'));
     c.push('stdout', Buffer.from('abcd'));
-    expect(sent).toEqual([['stdout', 'abcd']]);
+    expect(sent).toEqual([
+      ['stdout', 'x'],
+      ['stdout', 'abcd'],
+    ]);
   });
 
   it('counts bytes in flight until the sink settles, then reports drained', async () => {
