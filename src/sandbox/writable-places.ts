@@ -1,11 +1,12 @@
-// Every world-writable folder on this machine's read-write mounts: the places any user, the
+// Every world-writable folder on this machine's read-write mounts (POSIX message queues in
+// /dev/mqueue included: under runc it is writable by everyone): the places any user, the
 // sandbox user included, can leave files in. Found once at start-up from the mount table (a
 // read-only mount cannot be written whatever its permissions), so that the sweep covers places an
 // extended image added, not only the usual /tmp and /dev/shm.
 import fs from 'node:fs';
 import path from 'node:path';
 
-const PSEUDO_FS = new Set(['proc', 'sysfs', 'cgroup', 'cgroup2', 'devpts', 'securityfs', 'debugfs', 'tracefs', 'bpf', 'pstore', 'configfs', 'fusectl', 'binfmt_misc', 'autofs', 'hugetlbfs', 'efivarfs', 'mqueue', 'nsfs']);
+const PSEUDO_FS = new Set(['proc', 'sysfs', 'cgroup', 'cgroup2', 'devpts', 'securityfs', 'debugfs', 'tracefs', 'bpf', 'pstore', 'configfs', 'fusectl', 'binfmt_misc', 'autofs', 'hugetlbfs', 'efivarfs', 'nsfs']);
 const MAX_DIRS = 200_000;
 
 export function discoverWritablePlaces(exclude: readonly string[] = []): string[] {

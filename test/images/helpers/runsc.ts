@@ -1,0 +1,96 @@
+// Run a command inside real gVisor (runsc, default ptrace platform) with an optional OCI seccomp
+// profile, loaded by runsc's --oci-seccomp. The bundle's root is this machine's / read-only, with
+// the writable tmpfs mounts an executor pod has and the repository at /repo; PID 1 is tini, as in
+// the images. The sandbox uses the host's network (no network namespace in the spec) so that it
+// reaches a Redis on 127.0.0.1.
+// Adapted from test/helpers/gvisor.ts, which this suite does not change.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO } from './repo.js';
+
+// The capabilities the images document as needed (images/README.md), no more.
+export const EXECUTOR_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SYS_ADMIN', 'CAP_NET_ADMIN'];
+
+const tmpfs = (destination: string, size: string, mode = '1777') => ({ destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', `mode=${mode}`, `size=${size}`] });
+
+export interface RunscResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunscOptions {
+  env?: Record<string, string>;
+  cwd: string;
+  timeoutMs: number;
+  /** An OCI `linux.seccomp` object; omitted: no filter (a control run). */
+  seccomp?: unknown;
+}
+
+export async function runInRunsc(args: string[], opts: RunscOptions): Promise<RunscResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runsc-seccomp-'));
+  const bundle = path.join(dir, 'bundle');
+  const state = path.join(dir, 'state');
+  fs.mkdirSync(bundle);
+  const name = `agent-executor-images-${process.pid}-${Date.now()}`;
+  const spec = {
+    ociVersion: '1.0.0',
+    root: { path: '/', readonly: true },
+    hostname: 'executor',
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: ['/usr/bin/tini', '-s', '--', ...args],
+      env: Object.entries({ PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...opts.env }).map(([k, v]) => `${k}=${v}`),
+      cwd: opts.cwd,
+      capabilities: { bounding: EXECUTOR_CAPABILITIES, effective: EXECUTOR_CAPABILITIES, permitted: EXECUTOR_CAPABILITIES },
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 65536, soft: 65536 }],
+    },
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      tmpfs('/dev/shm', '64m'),
+      tmpfs('/tmp', '256m'),
+      tmpfs('/var/tmp', '64m'),
+      tmpfs('/run', '16m', '755'),
+      tmpfs('/var/lib/agent-executor', '256m', '755'),
+      // The repository (dist/, node_modules, fixtures) at a fixed place, wherever it is checked out
+      // (a checkout under /tmp would otherwise be hidden by the tmpfs above).
+      { destination: '/repo', type: 'bind', source: REPO, options: ['rbind', 'ro'] },
+    ],
+    linux: {
+      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      ...(opts.seccomp ? { seccomp: opts.seccomp } : {}),
+    },
+  };
+  fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 1));
+  const flags = ['--network=host', `--root=${state}`, ...(opts.seccomp ? ['--oci-seccomp'] : [])];
+  try {
+    return await new Promise<RunscResult>((resolve, reject) => {
+      const child = spawn('runsc', [...flags, 'run', '--bundle', bundle, name], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`runsc ${args.join(' ')} did not finish in ${opts.timeoutMs} ms; stdout: ${stdout.slice(-2000)} stderr: ${stderr.slice(-2000)}`));
+      }, opts.timeoutMs);
+      child.once('error', reject);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  } finally {
+    try {
+      execFileSync('runsc', [`--root=${state}`, 'delete', '--force', name], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
