@@ -25,7 +25,7 @@ case "${1:-serve}" in
     start_clean
     exec agent-executor "$@"
     ;;
-  selftest | submit | help)
+  selftest | submit | cancel | help)
     exec agent-executor "$@"
     ;;
   -*)

@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isRoot } from './env.js';
 
 export const gvisorAvailable = (() => {
@@ -21,7 +22,9 @@ if (gvisorAvailable.skip && process.env.CI === 'true') {
   throw new Error(`CI=true but the gVisor tests cannot run: ${gvisorAvailable.reason}`);
 }
 
-const CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SYS_ADMIN', 'CAP_SYS_RESOURCE', 'CAP_NET_ADMIN'];
+// The capabilities the images document as needed (images/README.md), no more.
+export const EXECUTOR_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SYS_ADMIN', 'CAP_NET_ADMIN'];
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tmpfs = (destination: string, size: string, mode = '1777') => ({ destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', `mode=${mode}`, `size=${size}`] });
 
 export interface GvisorRun {
@@ -30,7 +33,23 @@ export interface GvisorRun {
   stderr: string;
 }
 
+export interface GvisorOptions {
+  env?: Record<string, string>;
+  cwd: string;
+  timeoutMs: number;
+  /** An OCI `linux.seccomp` object, loaded with runsc's --oci-seccomp; omitted: no filter. */
+  seccomp?: unknown;
+}
+
+/**
+ * Run `args` under runsc. The repository is also mounted read-only at /repo, so that a checkout
+ * hidden by one of the tmpfs mounts (one under /tmp, say) stays reachable.
+ */
 export async function runInGvisor(args: string[], env: Record<string, string>, cwd: string, timeoutMs: number): Promise<GvisorRun> {
+  return runInRunsc(args, { env, cwd, timeoutMs });
+}
+
+export async function runInRunsc(args: string[], opts: GvisorOptions): Promise<GvisorRun> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gvisor-'));
   const bundle = path.join(dir, 'bundle');
   const state = path.join(dir, 'state');
@@ -46,9 +65,9 @@ export async function runInGvisor(args: string[], env: Record<string, string>, c
       // As in the images, an init that reaps orphans is PID 1 (a killed orphan is a zombie until
       // reaped, and zombies count against the sandbox user's process limit).
       args: ['/usr/bin/tini', '-s', '--', ...args],
-      env: Object.entries({ PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...env }).map(([k, v]) => `${k}=${v}`),
-      cwd,
-      capabilities: { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES },
+      env: Object.entries({ PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...opts.env }).map(([k, v]) => `${k}=${v}`),
+      cwd: opts.cwd,
+      capabilities: { bounding: EXECUTOR_CAPABILITIES, effective: EXECUTOR_CAPABILITIES, permitted: EXECUTOR_CAPABILITIES },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: 65536, soft: 65536 }],
     },
     mounts: [
@@ -60,21 +79,26 @@ export async function runInGvisor(args: string[], env: Record<string, string>, c
       tmpfs('/var/tmp', '64m'),
       tmpfs('/run', '16m', '755'),
       tmpfs('/var/lib/agent-executor', '256m', '755'),
+      { destination: '/repo', type: 'bind', source: REPO, options: ['rbind', 'ro'] },
     ],
-    linux: { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] },
+    linux: {
+      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      ...(opts.seccomp ? { seccomp: opts.seccomp } : {}),
+    },
   };
   fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 1));
+  const flags = ['--network=host', `--root=${state}`, ...(opts.seccomp ? ['--oci-seccomp'] : [])];
   try {
     return await new Promise<GvisorRun>((resolve, reject) => {
-      const child = spawn('runsc', ['--network=host', `--root=${state}`, 'run', '--bundle', bundle, name], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('runsc', [...flags, 'run', '--bundle', bundle, name], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d) => (stdout += d));
       child.stderr.on('data', (d) => (stderr += d));
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new Error(`runsc ${args.join(' ')} did not finish in ${timeoutMs} ms; stdout: ${stdout.slice(-2000)} stderr: ${stderr.slice(-2000)}`));
-      }, timeoutMs);
+        reject(new Error(`runsc ${args.join(' ')} did not finish in ${opts.timeoutMs} ms; stdout: ${stdout.slice(-2000)} stderr: ${stderr.slice(-2000)}`));
+      }, opts.timeoutMs);
       child.once('error', reject);
       child.once('exit', (code) => {
         clearTimeout(timer);

@@ -6,7 +6,7 @@
 // selftest inside an extended image, a drain on `docker stop`, and the images without gVisor
 // (runc) under their seccomp profiles.
 import fs from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../../src/dev/redis-server.js';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -266,17 +266,6 @@ describe.skipIf(dockerAvailable.skip)(`images built and run under gVisor ${docke
     }, 60_000);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** The status of GET http://127.0.0.1:<port><path> once it is 200, or the last one seen at the deadline. */
 async function httpStatus(port: number, urlPath: string, timeoutMs: number): Promise<number | string> {
