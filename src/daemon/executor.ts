@@ -106,10 +106,6 @@ export class Executor {
     return this.close();
   }
 
-  get runs(): number {
-    return this.runsDone;
-  }
-
   /** Taking work: connected to Redis, not draining, not recycling. */
   get ready(): boolean {
     return !this.stopping && this.runsDone < this.deps.config.maxRuns && this.redis.status === 'ready' && this.blocking.status === 'ready';

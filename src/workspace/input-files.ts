@@ -5,9 +5,9 @@
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { ERROR_CODES, ExecutorError } from '../errors.js';
 import type { TaskFile } from '../task/schema.js';
 
-export class InputFileError extends Error {}
 
 export function decodedSize(file: TaskFile): number {
   return file.encoding === 'base64' ? Buffer.from(file.content, 'base64').length : Buffer.byteLength(file.content);
@@ -33,7 +33,7 @@ export function checkInputFiles(files: readonly TaskFile[], maxBytes: number, re
 export async function writeInputFiles(root: string, files: readonly TaskFile[], owner: { uid: number; gid: number } | undefined): Promise<void> {
   for (const f of files) {
     const target = path.resolve(root, f.path);
-    if (!target.startsWith(`${root}/`)) throw new InputFileError(`files: "${f.path}" escapes the working directory`);
+    if (!target.startsWith(`${root}/`)) throw new ExecutorError(ERROR_CODES.INPUT_FILES, `files: "${f.path}" escapes the working directory`);
     await makeParents(root, path.dirname(target), owner);
     const handle = await fs.open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, f.mode ?? 0o644);
     try {
@@ -56,6 +56,6 @@ async function makeParents(root: string, dir: string, owner: { uid: number; gid:
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     const st = await fs.lstat(dir);
-    if (!st.isDirectory()) throw new InputFileError(`files: "${path.relative(root, dir)}" is a file, not a folder`);
+    if (!st.isDirectory()) throw new ExecutorError(ERROR_CODES.INPUT_FILES, `files: "${path.relative(root, dir)}" is a file, not a folder`);
   }
 }
