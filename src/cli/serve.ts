@@ -29,7 +29,7 @@ export async function serve(argv: string[]): Promise<number> {
   const config = loadConfig(process.env, flags);
   const logger = createLogger(config.logLevel);
   const runtimes = loadRuntimes(config.runtimesDir);
-  const sandbox = await prepareSandbox(config, logger);
+  const sandbox = await prepareSandbox(config, logger, [...runtimes.keys()]);
   if (sandbox.identity.mode === 'shared') {
     logger.warn('snippets share the daemon\'s user (EXECUTOR_ALLOW_SHARED_USER): for local development only, not isolated');
   }

@@ -68,6 +68,9 @@ export const OPTIONS = {
   killGraceMs: { env: 'EXECUTOR_KILL_GRACE_MS', schema: int(0, 10_000), default: '200' },
   cpuSampleMs: { env: 'EXECUTOR_CPU_SAMPLE_MS', schema: int(5, 1000), default: '50' },
   blockMs: { env: 'EXECUTOR_BLOCK_MS', schema: int(10, 60_000), default: '5000' },
+  /** Runtimes that keep an interpreter started ahead of time: `all` (those whose profile has a standby), `none`, or names. */
+  standby: { env: 'EXECUTOR_STANDBY', schema: z.string().regex(/^(all|none|[a-z][a-z0-9_-]*(,[a-z][a-z0-9_-]*)*)$/, 'must be all, none or runtime names separated by commas'), default: 'all' },
+  standbyBootMs: { env: 'EXECUTOR_STANDBY_BOOT_MS', schema: int(100, 600_000), default: '30000' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;

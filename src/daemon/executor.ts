@@ -17,6 +17,8 @@ import { executeRun, withTimeout, type RunReport } from '../run/run.js';
 import type { RuntimeRegistry } from '../runtimes/load.js';
 import type { PreparedSandbox } from '../sandbox/prepare.js';
 import { parseTask } from '../task/parse.js';
+import { STANDBY_BOOTSTRAPS_DIR } from '../runtimes/load.js';
+import { StandbyPool, standbyRuntimes } from '../standby/pool.js';
 
 /** Why the executor stopped: every reason but `dirty` is a clean exit. */
 export type StopReason = 'recycled' | 'stopped' | 'dirty';
@@ -36,6 +38,8 @@ export class Executor {
   private readonly consumer: TaskConsumer;
   private readonly control: ControlListener;
   private readonly maxima: EffectiveLimits;
+  /** Interpreters started ahead of time; only with dedicated sandbox users (one uid per runtime). */
+  private readonly standbys: StandbyPool | undefined;
   private readonly forced = new AbortController();
   private stopping = false;
   private runsDone = 0;
@@ -60,6 +64,19 @@ export class Executor {
       logger,
     );
     this.maxima = configuredMaxima(config);
+    const enabled = standbyRuntimes(config.standby, deps.runtimes);
+    this.standbys =
+      deps.sandbox.identity.mode === 'dedicated' && enabled.size > 0
+        ? new StandbyPool({
+            runtimes: deps.runtimes,
+            enabled,
+            environment: (runtime) => deps.sandbox.runEnvironment(logger.child({ runtime, standby: true }), runtime),
+            limits: effectiveLimits(this.maxima, undefined),
+            bootstrapsDir: STANDBY_BOOTSTRAPS_DIR,
+            bootMs: config.standbyBootMs,
+            logger,
+          })
+        : undefined;
   }
 
   /** Connect, create the consumer group if missing, and start taking tasks. */
@@ -77,9 +94,11 @@ export class Executor {
         sandbox: sandbox.capabilities.sandbox,
         sandboxUser: sandbox.identity.name,
         runtimes: [...runtimes.keys()],
+        standby: this.standbys ? [...standbyRuntimes(config.standby, runtimes)] : [],
       },
       'executor started',
     );
+    for (const runtime of runtimes.keys()) this.standbys?.warm(runtime);
     this.loop = this.runLoop();
   }
 
@@ -144,6 +163,7 @@ export class Executor {
     } finally {
       this.stopping = true;
       this.events.emit('stopping');
+      await this.standbys?.close();
       await this.control.stop();
       await Promise.allSettled([this.redis.quit(), this.blocking.quit()]);
     }
@@ -226,7 +246,6 @@ export class Executor {
     this.metrics?.runsLeft.set(config.maxRuns - this.runsDone);
     this.metrics?.queueWait.observe(Math.max(0, Date.now() - Number(entry.entryId.split('-')[0])) / 1000);
     await writer.started(config.consumer, attempt, limits, sandbox.capabilities.sandbox);
-    log.info({ runtime: task.runtime, limits, runsLeft: config.maxRuns - this.runsDone }, 'run started');
 
     let report: RunReport;
     let dirty = false;
@@ -235,12 +254,15 @@ export class Executor {
       if (id === task.id) cancel.abort();
     });
     try {
-      report = await executeRun({ task, profile, limits }, sandbox.runEnvironment(log), {
+      const runEnvironment = sandbox.runEnvironment(log, task.runtime);
+      const standby = await this.standbys?.take(task, limits, runEnvironment);
+      log.info({ runtime: task.runtime, limits, runsLeft: config.maxRuns - this.runsDone, standby: standby !== undefined }, 'run started');
+      report = await executeRun({ task, profile, limits }, runEnvironment, {
         output: (kind, data) => writer.output(kind, data),
         artifact: (relPath, data, part, parts) => writer.file(relPath, data, part, parts),
         signal: this.forced.signal,
         cancel: cancel.signal,
-      });
+      }, standby);
     } catch (err) {
       // The run's own set-up or clean-up failed: nothing proves the sandbox is clean.
       log.error({ err }, 'run failed inside the executor');
@@ -274,6 +296,8 @@ export class Executor {
       { status: r.status, exitCode: r.exitCode, signal: r.signal, wallMs: r.wallMs, cpuMs: r.cpuMs, truncated: r.truncated },
       'run finished',
     );
+    // The run is over and swept: the next interpreter of this runtime may start now.
+    if (!dirty && this.runsDone < config.maxRuns) this.standbys?.warm(task.runtime);
     return dirty;
   }
 }

@@ -2,7 +2,10 @@
 // The daemon's own environment (which holds the Redis URL) is never passed on.
 import type { RuntimeProfile } from '../runtimes/schema.js';
 import { FILE_PLACEHOLDER } from '../runtimes/schema.js';
+import type { IsolationPlan } from '../sandbox/launcher.js';
 import type { Task } from '../task/schema.js';
+import type { EffectiveLimits } from '../protocol/result.js';
+import type { RunEnvironment } from './run.js';
 
 export function buildArgv(profile: RuntimeProfile, codeFile: string, args: readonly string[] = []): string[] {
   return [...profile.command.map((a) => (a === FILE_PLACEHOLDER ? codeFile : a)), ...args];
@@ -10,7 +13,7 @@ export function buildArgv(profile: RuntimeProfile, codeFile: string, args: reado
 
 export function buildEnv(opts: {
   profile: RuntimeProfile;
-  task: Task;
+  task: Pick<Task, 'env'>;
   home: string;
   path: string;
 }): Record<string, string> {
@@ -20,5 +23,18 @@ export function buildEnv(opts: {
     LANG: 'C.UTF-8',
     ...opts.profile.env,
     ...opts.task.env,
+  };
+}
+
+/** How the launcher isolates a run of `profile` in this executor's environment. */
+export function isolationPlan(env: RunEnvironment, profile: RuntimeProfile, limits: EffectiveLimits): IsolationPlan {
+  return {
+    identity: env.identity,
+    capabilities: env.capabilities,
+    network: env.network || profile.network,
+    privateDirs: env.privateDirs,
+    tmpBytes: env.tmpBytes,
+    addressSpaceBytes: env.addressSpaceBytes,
+    limits,
   };
 }

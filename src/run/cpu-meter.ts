@@ -14,6 +14,16 @@ export interface UsageSample {
 
 export class CpuMeter {
   private readonly lastSeen = new Map<number, number>();
+  private readonly startupMs: number;
+
+  /**
+   * `startup`: a process that was started before the run (a standby interpreter) and the CPU it
+   * had used by then, which is not the run's.
+   */
+  constructor(startup?: { pid: number; cpuMs: number }) {
+    if (startup) this.lastSeen.set(startup.pid, startup.cpuMs);
+    this.startupMs = startup?.cpuMs ?? 0;
+  }
 
   /** Sample the given pids: the run's CPU total so far and its resident memory now. */
   async sample(pids: readonly number[]): Promise<UsageSample> {
@@ -33,7 +43,7 @@ export class CpuMeter {
   get totalMs(): number {
     let total = 0;
     for (const ms of this.lastSeen.values()) total += ms;
-    return total;
+    return Math.max(0, total - this.startupMs);
   }
 
   /** Release pidusage's cached /proc file handles. */

@@ -2,7 +2,6 @@
 // the wall budget, the CPU budget, the output cap, a forced shutdown) races here; the first
 // reason wins and is the status reported. Cleanup — sweep, then delete — always runs.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
@@ -16,12 +15,13 @@ import { findFilesOf, removeFilesOf } from '../sandbox/leftover-files.js';
 import type { Task } from '../task/schema.js';
 import { collectArtifacts, OUT_DIR, type ArtifactSink } from '../workspace/artifacts.js';
 import { writeInputFiles } from '../workspace/input-files.js';
-import { createScratch } from '../workspace/scratch.js';
-import { buildArgv, buildEnv } from './command.js';
+import { createScratch, type Scratch } from '../workspace/scratch.js';
+import type { ProcessExit, Standby } from '../standby/standby.js';
+import { buildArgv, buildEnv, isolationPlan } from './command.js';
 import { CpuMeter } from './cpu-meter.js';
 import { toExitResult, type TerminationReason } from './outcome.js';
 import { createProcessScope, type ProcessScope } from './process-scope.js';
-import { spawnSnippet } from './spawn.js';
+import { spawnSnippet, type Snippet } from './spawn.js';
 import { awaitReaping, sweep, terminateRun, type ProcessScopeLeft } from './terminate.js';
 
 export interface RunSpec {
@@ -80,60 +80,24 @@ const HIGH_WATER_BYTES = 8 * 1024 * 1024;
 const PIPE_DRAIN_MS = 1000;
 const MIN_SAMPLE_MS = 5;
 const CANCEL_GRACE_MS = 100;
-const SNIPPET_NICE = 10;
 
-export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunHooks): Promise<RunReport> {
+export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunHooks, standby?: Standby): Promise<RunReport> {
   const { task, profile, limits } = spec;
   const log = env.logger;
-  const scratch = await createScratch(env.workDir, env.identity);
-  const meter = new CpuMeter();
+  const scratch = standby?.scratch ?? (await createScratch(env.workDir, env.identity));
   const timers = new AbortController();
+  let meter: CpuMeter | undefined;
   try {
-    const interpreter = findOnPath(profile.command[0]!, env.sandboxPath);
-    if (interpreter === undefined) {
-      // A runtime that cannot start is the image's fault, not the snippet's, and leaves nothing
-      // behind to sweep: report it and keep the executor going.
-      return { result: notRunResult('internal_error', `cannot start runtime "${profile.name}": ${profile.command[0]} not found on ${env.sandboxPath}`) };
-    }
-    const owner = env.identity.mode === 'dedicated' ? { uid: env.identity.uid, gid: env.identity.gid } : undefined;
-    await writeInputFiles(scratch.path, task.files ?? [], owner);
-    await scratch.makeDir(OUT_DIR);
-    const codeFile = await scratch.writeFile(profile.file, task.code);
-    const argv = wrapCommand(buildArgv(profile, codeFile, task.args), {
-      identity: env.identity,
-      capabilities: env.capabilities,
-      network: env.network || profile.network,
-      privateDirs: env.privateDirs,
-      tmpBytes: env.tmpBytes,
-      addressSpaceBytes: env.addressSpaceBytes,
-      limits,
-    });
-    const child = spawnSnippet({
-      argv,
-      cwd: scratch.path,
-      env: buildEnv({ profile, task, home: scratch.path, path: env.sandboxPath }),
-      stdin: task.stdin,
-    });
-    // Budgets count from here: forking the daemon itself (slow under gVisor) is not the snippet's.
+    const launched = await launch(spec, env, scratch, standby);
+    if ('result' in launched) return launched;
+    const { child, exited, startupCpuMs } = launched;
+    // Budgets count from here: forking the daemon (slow under gVisor) and a standby's start-up
+    // are not the snippet's.
     const startedAt = performance.now();
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
-    if (child.pid === undefined) {
-      const failed = await child;
-      const why = `cannot start runtime "${profile.name}" (${profile.command[0]}): ${failed.shortMessage ?? failed.message}`;
-      return { result: notRunResult('internal_error', why) };
-    }
-    const rootPid = child.pid;
-    // The snippet runs at a lower priority than the daemon, so that a tree of CPU burners cannot
-    // starve the timers and samplers that enforce its budgets. Children inherit it.
-    try {
-      os.setPriority(rootPid, SNIPPET_NICE);
-    } catch {
-      // already gone, or not permitted here: budgets still apply, only less promptly under load
-    }
+    const rootPid = child.pid!;
+    meter = new CpuMeter(startupCpuMs === undefined ? undefined : { pid: rootPid, cpuMs: startupCpuMs });
     const scope = createProcessScope(env.identity, rootPid);
-    log.debug({ pid: rootPid, cwd: scratch.path }, 'run spawned');
+    log.debug({ pid: rootPid, cwd: scratch.path, standby: standby !== undefined }, 'run started');
 
     let reason: TerminationReason | undefined;
     let mainExited = false;
@@ -188,13 +152,19 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     const wallMs = performance.now() - startedAt;
     timers.abort();
 
-    // The first process is gone; nothing else of the run may outlive it.
-    if (termination) await termination;
+    // The first process is gone; nothing else of the run may outlive it. One scan settles the
+    // common case: with a dedicated user, no process of that uid left means none can appear.
+    let left: ProcessScopeLeft = { survivors: [] };
+    let killed = termination !== undefined;
+    if (termination) left = await termination;
     else {
       const leftovers = await scope.members();
-      if (leftovers.length > 0) log.warn({ count: leftovers.length }, 'the run left processes behind; killing them');
+      if (leftovers.length > 0) {
+        log.warn({ count: leftovers.length }, 'the run left processes behind; killing them');
+        left = await sweep(scope);
+        killed = true;
+      }
     }
-    const left = await sweep(scope);
     const sweepReport = await sweepFiles(env, left, scratch.path);
     await Promise.race([pipesClosed, delay(PIPE_DRAIN_MS)]);
     pipes.forEach((p) => p?.destroy());
@@ -232,15 +202,56 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     });
     if (!sweepReport.clean) log.error({ problems: sweepReport.problems }, 'sweep could not clean the sandbox');
     // Without an init that reaps orphans (tini), killed processes would pile up as zombies.
-    const settled = awaitReaping(scope).then((unreaped) =>
-      unreaped.length > 0 ? `${unreaped.length} killed processes were never reaped (is PID 1 an init that reaps orphans, such as tini?)` : undefined,
-    );
+    const settled = killed
+      ? awaitReaping(scope).then((unreaped) =>
+          unreaped.length > 0 ? `${unreaped.length} killed processes were never reaped (is PID 1 an init that reaps orphans, such as tini?)` : undefined,
+        )
+      : undefined;
     return { result, settled };
   } finally {
     timers.abort();
-    meter.close();
+    meter?.close();
     await scratch.remove();
   }
+}
+
+interface Launched {
+  child: Snippet;
+  exited: Promise<ProcessExit>;
+  /** CPU a standby used before its task was handed over. */
+  startupCpuMs?: number;
+}
+
+/**
+ * Put the task's files in place and start its code: by handing it to a standby interpreter, or by
+ * spawning a fresh one through the launcher. Returns a result instead when it cannot start.
+ */
+async function launch(spec: RunSpec, env: RunEnvironment, scratch: Scratch, standby: Standby | undefined): Promise<Launched | RunReport> {
+  const { task, profile, limits } = spec;
+  if (!standby && findOnPath(profile.command[0]!, env.sandboxPath) === undefined) {
+    // A runtime that cannot start is the image's fault, not the snippet's, and leaves nothing
+    // behind to sweep: report it and keep the executor going.
+    return { result: notRunResult('internal_error', `cannot start runtime "${profile.name}": ${profile.command[0]} not found on ${env.sandboxPath}`) };
+  }
+  const owner = env.identity.mode === 'dedicated' ? { uid: env.identity.uid, gid: env.identity.gid } : undefined;
+  await writeInputFiles(scratch.path, task.files ?? [], owner);
+  if (!standby) await scratch.makeDir(OUT_DIR);
+  const codeFile = await scratch.writeFile(profile.file, task.code);
+  const runEnv = buildEnv({ profile, task, home: scratch.path, path: env.sandboxPath });
+  if (standby) {
+    const startupCpuMs = await standby.ready;
+    standby.handOver(task.args ?? [], runEnv, task.stdin);
+    return { child: standby.child, exited: standby.exited, startupCpuMs };
+  }
+  const argv = wrapCommand(buildArgv(profile, codeFile, task.args), isolationPlan(env, profile, limits));
+  const child = spawnSnippet({ argv, cwd: scratch.path, env: runEnv, stdin: task.stdin ?? '' });
+  const exited = new Promise<ProcessExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  if (child.pid === undefined) {
+    const failed = await child;
+    const why = `cannot start runtime "${profile.name}" (${profile.command[0]}): ${failed.shortMessage ?? failed.message}`;
+    return { result: notRunResult('internal_error', why) };
+  }
+  return { child, exited };
 }
 
 // Samples CPU and memory of every process in the run's scope until stopped or a limit is hit.
@@ -254,8 +265,13 @@ async function sampleUsage(
   log: Logger,
 ): Promise<void> {
   let last = { at: performance.now(), cpuMs: 0 };
-  while (!stop.aborted) {
-    let wait = intervalMs;
+  // The first sample waits one interval: most snippets are done before it, and a scan of /proc at
+  // the start would only compete with the snippet for the CPU.
+  let wait = intervalMs;
+  for (;;) {
+    await delay(wait, stop);
+    if (stop.aborted) return;
+    wait = intervalMs;
     try {
       const started = performance.now();
       const members = await scope.members();
@@ -273,7 +289,6 @@ async function sampleUsage(
     } catch (err) {
       log.warn({ err }, 'usage sample failed');
     }
-    await delay(wait, stop);
   }
 }
 
@@ -286,12 +301,17 @@ async function sampleUsage(
 async function sweepFiles(env: RunEnvironment, left: ProcessScopeLeft, scratchPath: string): Promise<SweepReport> {
   const problems = left.survivors.map((p) => `process ${p.pid} (state ${p.state}, parent ${p.ppid}) of the sandbox user survived the kill`);
   if (env.identity.mode === 'dedicated') {
+    // Places the run saw as a private tmpfs (gone with its mount namespace) cannot hold its files.
+    const privateMounts = env.capabilities.privateMounts ? new Set(env.privateDirs) : new Set<string>();
+    const places = env.sweepPlaces.filter((p) => !privateMounts.has(p));
     // The run's own scratch directory is removed whole afterwards; anything else is a leftover.
-    const places = env.sweepPlaces;
     const others = (found: string[]) => found.filter((p) => p !== scratchPath);
     const removed = others(await removeFilesOf(env.identity.uid, places, scratchPath));
-    if (removed.length > 0) env.logger.warn({ removed: removed.slice(0, 20), count: removed.length }, 'removed files the run left behind');
-    for (const p of others(await findFilesOf(env.identity.uid, places))) problems.push(`file ${p} of the sandbox user could not be removed`);
+    if (removed.length > 0) {
+      env.logger.warn({ removed: removed.slice(0, 20), count: removed.length }, 'removed files the run left behind');
+      // Every process of the user is dead, so nothing can add files: look again only after a removal.
+      for (const p of others(await findFilesOf(env.identity.uid, places))) problems.push(`file ${p} of the sandbox user could not be removed`);
+    }
   }
   return problems.length === 0 ? { clean: true } : { clean: false, problems };
 }

@@ -1,28 +1,35 @@
 // Start a snippet's first process with execa: in its scratch directory, through the sandbox
-// launcher (which switches to the sandbox user), with a clean environment, in a session of its own (so the tree can be signalled as a group),
-// stdout and stderr piped raw (Buffers, no re-encoding), stdin from the task or empty.
+// launcher (which switches to the sandbox user), with a clean environment, in a session of its own
+// (so the tree can be signalled as a group), stdout and stderr piped raw (Buffers, no
+// re-encoding). stdin is always a pipe, ended after the task's stdin (if any), so that a fresh
+// interpreter and a standby one (whose stdin only arrives with its task) see the same kind of file.
+import os from 'node:os';
 import { execa, type ResultPromise } from 'execa';
 
 export interface SpawnRequest {
   argv: string[];
   cwd: string;
   env: Record<string, string>;
+  /** The task's stdin, written now; `undefined` leaves stdin open for the caller (a standby's handoff). */
   stdin: string | undefined;
+  /** Also open descriptor 3, a socket to the process (a standby's handoff channel). */
+  handoff?: boolean;
 }
+
+// Snippets run at a lower priority than the daemon, so that a tree of CPU burners cannot starve
+// the timers and samplers that enforce its budgets. Children inherit it.
+const SNIPPET_NICE = 10;
 
 export type Snippet = ResultPromise<{ buffer: false; encoding: 'buffer'; reject: false }>;
 
 export function spawnSnippet(req: SpawnRequest): Snippet {
   const [file, ...args] = req.argv as [string, ...string[]];
-  const stdin = req.stdin === undefined ? { stdin: 'ignore' as const } : { input: req.stdin };
-  return execa(file, args, {
+  const child = execa(file, args, {
     cwd: req.cwd,
     env: req.env,
     extendEnv: false,
-    ...stdin,
+    stdio: req.handoff ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
     detached: true,
-    stdout: 'pipe',
-    stderr: 'pipe',
     buffer: false,
     encoding: 'buffer',
     reject: false,
@@ -30,4 +37,15 @@ export function spawnSnippet(req: SpawnRequest): Snippet {
     cleanup: false,
     windowsHide: true,
   }) as Snippet;
+  if (child.pid !== undefined) {
+    try {
+      os.setPriority(child.pid, SNIPPET_NICE);
+    } catch {
+      // already gone, or not permitted here: budgets still apply, only less promptly under load
+    }
+  }
+  // A snippet that exits without reading its stdin makes the write fail with EPIPE: not an error.
+  child.stdin?.on('error', () => undefined);
+  if (req.stdin !== undefined) child.stdin?.end(req.stdin);
+  return child;
 }

@@ -9,6 +9,9 @@ import { runtimeProfileSchema, type RuntimeProfile } from './schema.js';
 /** The runtimes shipped with the package. */
 export const DEFAULT_RUNTIMES_DIR = fileURLToPath(new URL('../../runtime-profiles/runtimes', import.meta.url));
 
+/** The standby bootstraps shipped with the package (`{standby}` in a runtime profile). */
+export const STANDBY_BOOTSTRAPS_DIR = fileURLToPath(new URL('../../runtime-profiles/standby', import.meta.url));
+
 export type RuntimeRegistry = ReadonlyMap<string, RuntimeProfile>;
 
 export function loadRuntimes(dirs: string = DEFAULT_RUNTIMES_DIR): RuntimeRegistry {

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 
 export const FILE_PLACEHOLDER = '{file}';
+export const STANDBY_PLACEHOLDER = '{standby}';
 
 export const runtimeProfileSchema = z
   .object({
@@ -21,6 +22,21 @@ export const runtimeProfileSchema = z
     network: z.boolean().default(false),
     /** Environment the runtime always gets (the task's env is applied on top). */
     env: z.record(z.string()).default({}),
+    /**
+     * How to keep an interpreter of this runtime started ahead of time (see src/standby/). Absent:
+     * every run starts a fresh interpreter.
+     */
+    standby: z
+      .object({
+        /** Added to the standby's start-up environment (never seen by the snippet); `{standby}` is the bootstraps folder. */
+        env: z.record(z.string()),
+        /**
+         * Variables the interpreter reads while starting (`NAME` or `PREFIX*`): a task that sets one
+         * gets a fresh interpreter, since a standby has already started without it.
+         */
+        startupEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/)).default([]),
+      })
+      .optional(),
   })
   .refine((p) => p.command.includes(FILE_PLACEHOLDER), {
     message: `command must contain ${FILE_PLACEHOLDER}`,

@@ -50,3 +50,19 @@ function lookupUser(spec: string): { uid: number; gid: number } {
   }
   throw new ExecutorError(ERROR_CODES.SANDBOX_USER, `EXECUTOR_SANDBOX_USER=${JSON.stringify(spec)}: no such user in /etc/passwd (a numeric uid[:gid] needs no entry)`);
 }
+
+/**
+ * One uid per runtime: runtime i (in name order) runs as the sandbox uid + i, gid + i. A standby
+ * interpreter waiting for the next task of one runtime then never shares a user with the snippet
+ * of another runtime running beside it, which could otherwise signal, ptrace or write into it.
+ * Snippets sharing the daemon's user (development) all keep that user.
+ */
+export function identitiesByRuntime(base: SandboxIdentity, runtimeNames: readonly string[]): Map<string, SandboxIdentity> {
+  const sorted = [...new Set(runtimeNames)].sort();
+  return new Map(
+    sorted.map((name, i) => [
+      name,
+      base.mode === 'dedicated' && i > 0 ? { mode: 'dedicated', uid: base.uid + i, gid: base.gid + i, name: `${base.name}+${i}` } : base,
+    ]),
+  );
+}

@@ -25,6 +25,8 @@ export interface IsolationPlan {
   /** RLIMIT_AS in bytes; 0 leaves it unset. */
   addressSpaceBytes: number;
   limits: EffectiveLimits;
+  /** Keep descriptor 3 open (a standby's handoff channel); every other inherited one is closed. */
+  keepHandoffFd?: boolean;
 }
 
 export function wrapCommand(argv: readonly string[], plan: IsolationPlan): string[] {
@@ -46,7 +48,7 @@ export function wrapCommand(argv: readonly string[], plan: IsolationPlan): strin
     ...(netns ? ['ip link set lo up 2>/dev/null || true'] : []),
     // The daemon may itself have inherited descriptors without close-on-exec (from its parent,
     // the container runtime, a CI harness); none of them may reach the snippet.
-    'for fd in /proc/self/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] 2>/dev/null && exec {fd}>&-; done',
+    `for fd in /proc/self/fd/*; do fd=\${fd##*/}; [ "$fd" -gt ${plan.keepHandoffFd ? 3 : 2} ] 2>/dev/null && exec {fd}>&-; done`,
     // The shell exports PWD, and its exec re-adds SHLVL; the snippet's environment must be
     // exactly what the daemon built.
     'unset PWD OLDPWD _',
@@ -55,7 +57,8 @@ export function wrapCommand(argv: readonly string[], plan: IsolationPlan): strin
   return [...unshare, '/bin/bash', '--noprofile', '--norc', '-c', script, 'sandbox', ...limited];
 }
 
-function rlimitArgs(plan: IsolationPlan): string[] {
+/** The rlimits a run gets, as prlimit options: two runs with equal lists get identical limits. */
+export function rlimitArgs(plan: Pick<IsolationPlan, 'limits' | 'identity' | 'addressSpaceBytes'>): string[] {
   const l = plan.limits;
   // RLIMIT_CPU is per process and in whole seconds: a backstop behind the sampled budget over the
   // whole tree, set just above it so the sampler normally acts first.

@@ -8,16 +8,19 @@ import { ERROR_CODES, ExecutorError, configError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RunEnvironment } from '../run/run.js';
 import { probeCapabilities, type SandboxCapabilities } from './capabilities.js';
-import { resolveSandboxIdentity, type SandboxIdentity } from './identity.js';
+import { identitiesByRuntime, resolveSandboxIdentity, type SandboxIdentity } from './identity.js';
 import { discoverWritablePlaces } from './writable-places.js';
 
 export interface PreparedSandbox {
+  /** The sandbox user as configured (the first runtime's). */
   identity: SandboxIdentity;
+  /** Who each runtime's snippets run as (see identitiesByRuntime). */
+  identities: ReadonlyMap<string, SandboxIdentity>;
   capabilities: SandboxCapabilities;
   privateDirs: string[];
   sweepPlaces: string[];
-  /** The environment every run of this executor gets, logging through `logger`. */
-  runEnvironment(logger: Logger): RunEnvironment;
+  /** The environment every run of `runtime` gets, logging through `logger`. */
+  runEnvironment(logger: Logger, runtime?: string): RunEnvironment;
 }
 
 type SandboxConfig = Pick<
@@ -39,8 +42,9 @@ type SandboxConfig = Pick<
   | 'deliveryTimeoutMs'
 >;
 
-export async function prepareSandbox(config: SandboxConfig, logger: Logger): Promise<PreparedSandbox> {
+export async function prepareSandbox(config: SandboxConfig, logger: Logger, runtimeNames: readonly string[] = []): Promise<PreparedSandbox> {
   const identity = resolveSandboxIdentity(config);
+  const identities = identitiesByRuntime(identity, runtimeNames);
   const capabilities = await probeCapabilities(identity.mode === 'dedicated');
   if (config.requireGvisor && capabilities.sandbox !== 'gvisor') {
     throw new ExecutorError(ERROR_CODES.SANDBOX_USER, 'EXECUTOR_REQUIRE_GVISOR=1 but this executor is not running under gVisor (runsc)');
@@ -70,7 +74,7 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger): Pro
     {
       sandbox: capabilities.sandbox,
       user: identity.name,
-      uid: identity.uid,
+      uids: Object.fromEntries([...identities].map(([name, id]) => [name, id.uid])),
       userMode: identity.mode,
       privateMounts: capabilities.privateMounts && identity.mode === 'dedicated' ? privateDirs : [],
       networkNamespace: capabilities.networkNamespace,
@@ -85,11 +89,12 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger): Pro
   }
   return {
     identity,
+    identities,
     capabilities,
     privateDirs,
     sweepPlaces,
-    runEnvironment: (log) => ({
-      identity,
+    runEnvironment: (log, runtime) => ({
+      identity: (runtime === undefined ? undefined : identities.get(runtime)) ?? identity,
       capabilities,
       network: config.network === 'allow',
       privateDirs,

@@ -6,10 +6,13 @@ import { inject } from 'vitest';
 
 export const isRoot = process.getuid?.() === 0;
 
-/** A uid no other worker uses; a bare number needs no /etc/passwd entry. */
+/**
+ * A uid no other worker uses; a bare number needs no /etc/passwd entry. An executor given uid U
+ * runs runtime i (in name order) as U + i, so each offset leaves room for ten runtimes.
+ */
 export function sandboxUid(offset = 0): number {
   const worker = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 1);
-  return 62_000 + worker * 10 + offset;
+  return 62_000 + worker * 200 + offset * 10;
 }
 
 export function redisUrl(): string {

@@ -36,10 +36,13 @@ export function startExecutor(o: FleetOptions, uid: number): DaemonProcess {
 export async function killHard(d: DaemonProcess, uid: number): Promise<void> {
   d.signal('SIGKILL');
   await d.exited;
-  try {
-    execFileSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'kill', '-KILL', '-1'], { stdio: 'ignore' });
-  } catch {
-    // nothing of that user was left
+  // Each runtime has a uid of its own from `uid` up (see identitiesByRuntime).
+  for (let u = uid; u < uid + 10; u++) {
+    try {
+      execFileSync('setpriv', [`--reuid=${u}`, `--regid=${u}`, '--clear-groups', 'kill', '-KILL', '-1'], { stdio: 'ignore' });
+    } catch {
+      // nothing of that user was left
+    }
   }
 }
 

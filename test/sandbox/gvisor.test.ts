@@ -35,7 +35,8 @@ describe.skipIf(gvisorAvailable.skip)(`under gVisor (runsc) ${gvisorAvailable.re
     const jsEntries = await readUntilExit(redis, js, 30_000);
     const finished = await daemon;
     expect(field(pyEntries[0]!, 'sandbox')).toBe('gvisor');
-    expect(output(pyEntries, 'stdout').toString()).toBe(`py ${sandboxUid(6)}\n`);
+    // python is the third runtime in name order (bash, node, python): uid + 2.
+    expect(output(pyEntries, 'stdout').toString()).toBe(`py ${sandboxUid(6) + 2}\n`);
     expect(output(jsEntries, 'stdout').toString()).toBe('node true\n');
     expect(exitResult(jsEntries)).toMatchObject({ status: 'ok', sweep: { clean: true } });
     expect(finished.code).toBe(0);

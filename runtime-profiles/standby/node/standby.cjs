@@ -1,0 +1,45 @@
+// Standby bootstrap for Node.js. The executor starts `node <scratch>/main.js` ahead of time with
+// NODE_OPTIONS="--require <this file>", so Node loads this before it reads the (not yet written)
+// main file. Here it waits for a task; when the executor hands one over, it applies the task's
+// arguments and environment, removes every trace of itself and returns: Node then runs main.js
+// exactly as a freshly started one would (require.main, process.argv, ES module detection, stack
+// traces). Without EXECUTOR_STANDBY_FD it does nothing.
+//
+// Handoff on that descriptor (a socket): this side writes "R" once ready; the executor then writes
+// `<n>\0<arg 1>\0...<arg n>\0<NAME=value>\0...` and shuts down its end.
+'use strict';
+(() => {
+  const fdText = process.env.EXECUTOR_STANDBY_FD;
+  if (fdText === undefined) return;
+  const fs = require('node:fs');
+  const fd = Number(fdText);
+  fs.writeSync(fd, 'R');
+  const chunks = [];
+  const buf = Buffer.allocUnsafe(65536);
+  for (;;) {
+    let n;
+    try {
+      n = fs.readSync(fd, buf);
+    } catch (err) {
+      if (err.code === 'EAGAIN') continue;
+      throw err;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  fs.closeSync(fd);
+  // Retired without a task (shutdown, or a task this standby does not fit).
+  if (chunks.length === 0) process.reallyExit(0);
+  const fields = Buffer.concat(chunks).toString('utf8').split('\0');
+  const count = Number(fields[0]);
+  const args = fields.slice(1, 1 + count);
+  const env = fields.slice(1 + count).filter((f) => f !== '');
+
+  for (const name of Object.keys(process.env)) delete process.env[name];
+  for (const pair of env) {
+    const at = pair.indexOf('=');
+    process.env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  process.argv.push(...args);
+  delete require.cache[__filename];
+})();

@@ -1,0 +1,96 @@
+// One standby interpreter per runtime that has standby on, each under its runtime's own uid (see
+// identitiesByRuntime), so a waiting interpreter is never within reach of the snippet running
+// beside it. The executor takes one for a task and starts the next only after that run has ended
+// and been swept: a start-up during the run would compete with it for the CPU, and under the same
+// uid it would be the running snippet's to tamper with.
+import { configError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { EffectiveLimits } from '../protocol/result.js';
+import type { RunEnvironment } from '../run/run.js';
+import { withTimeout } from '../run/run.js';
+import type { RuntimeRegistry } from '../runtimes/load.js';
+import type { Task } from '../task/schema.js';
+import { Standby } from './standby.js';
+
+export interface StandbyPoolOptions {
+  runtimes: RuntimeRegistry;
+  /** Runtimes to keep a standby for (each must have a standby in its profile). */
+  enabled: ReadonlySet<string>;
+  environment: (runtime: string) => RunEnvironment;
+  /** The limits a task gets when it asks for none: the standby is started with these. */
+  limits: EffectiveLimits;
+  bootstrapsDir: string;
+  /** How long a standby may take to start before its runtime falls back to fresh interpreters. */
+  bootMs: number;
+  logger: Logger;
+}
+
+export class StandbyPool {
+  private readonly waiting = new Map<string, Promise<Standby | undefined>>();
+  private closed = false;
+
+  constructor(private readonly opts: StandbyPoolOptions) {}
+
+  /** Start a standby for `runtime` unless one is already there (or standby is off for it). */
+  warm(runtime: string): void {
+    if (this.closed || !this.opts.enabled.has(runtime) || this.waiting.has(runtime)) return;
+    const profile = this.opts.runtimes.get(runtime);
+    if (!profile) return;
+    const log = this.opts.logger.child({ runtime });
+    const starting = Standby.start(profile, this.opts.environment(runtime), this.opts.limits, this.opts.bootstrapsDir).then(
+      async (standby) => {
+        try {
+          await withTimeout(standby.ready, this.opts.bootMs, `the standby ${runtime} did not start`);
+          return standby;
+        } catch (err) {
+          log.warn({ err }, 'standby failed to start; this task runs a fresh interpreter');
+          await standby.retire().catch(() => undefined);
+          return undefined;
+        }
+      },
+      (err: unknown) => {
+        log.warn({ err }, 'standby failed to start; this task runs a fresh interpreter');
+        return undefined;
+      },
+    );
+    this.waiting.set(runtime, starting);
+  }
+
+  /**
+   * The standby for this task, once it is ready; undefined when the task needs a fresh
+   * interpreter. A standby that does not fit the task is retired first, since the fresh run will
+   * have the same uid.
+   */
+  async take(task: Task, limits: EffectiveLimits, env: RunEnvironment): Promise<Standby | undefined> {
+    const starting = this.waiting.get(task.runtime);
+    if (!starting) return undefined;
+    this.waiting.delete(task.runtime);
+    const standby = await starting;
+    if (!standby) return undefined;
+    if (standby.alive && standby.fits(task, limits, env)) return standby;
+    this.opts.logger.debug({ runtime: task.runtime, alive: standby.alive }, 'standby does not fit this task; a fresh interpreter runs it');
+    await standby.retire();
+    return undefined;
+  }
+
+  /** Retire every waiting standby; no new ones start. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.waiting.values()];
+    this.waiting.clear();
+    await Promise.all(all.map(async (p) => (await p)?.retire().catch(() => undefined)));
+  }
+}
+
+/** Which runtimes get a standby, from EXECUTOR_STANDBY (`all`, `none` or names). */
+export function standbyRuntimes(setting: string, runtimes: RuntimeRegistry): Set<string> {
+  if (setting === 'none') return new Set();
+  const withBootstrap = [...runtimes.values()].filter((p) => p.standby !== undefined).map((p) => p.name);
+  if (setting === 'all') return new Set(withBootstrap);
+  const names = setting.split(',');
+  for (const name of names) {
+    if (!runtimes.has(name)) throw configError(`EXECUTOR_STANDBY names runtime "${name}", which does not exist (runtimes: ${[...runtimes.keys()].join(', ')})`);
+    if (!withBootstrap.includes(name)) throw configError(`EXECUTOR_STANDBY names runtime "${name}", whose profile has no standby section`);
+  }
+  return new Set(names);
+}

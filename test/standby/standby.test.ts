@@ -1,0 +1,238 @@
+// Standby interpreters, through the real daemon: a task handed to an interpreter started ahead of
+// time must see exactly what a freshly started one sees, carry nothing over from earlier tasks,
+// and a snippet must not be able to reach the standby waiting beside it.
+import { afterEach, describe, expect, it } from 'vitest';
+import { DaemonProcess } from '../helpers/daemon.js';
+import { connect, needsRoot, redisUrl, sandboxUid, unique } from '../helpers/env.js';
+import { exitResult, output, readUntilExit } from '../helpers/results.js';
+
+const redis = connect();
+const daemons: DaemonProcess[] = [];
+
+afterEach(async () => {
+  await Promise.all(daemons.splice(0).map((d) => d.stop()));
+});
+
+function startDaemon(env: Record<string, string> = {}): { daemon: DaemonProcess; stream: string } {
+  const stream = unique('standby');
+  const daemon = new DaemonProcess({
+    REDIS_URL: redisUrl(),
+    EXECUTOR_STREAM: stream,
+    EXECUTOR_SANDBOX_USER: String(sandboxUid(10)),
+    EXECUTOR_BLOCK_MS: '500',
+    EXECUTOR_SWEEP_DIRS: '/tmp:/var/tmp:/dev/shm:/run/lock',
+    ...env,
+  });
+  daemons.push(daemon);
+  return { daemon, stream };
+}
+
+interface Ran {
+  stdout: string;
+  stderr: string;
+  result: Record<string, unknown>;
+  standby: boolean;
+}
+
+async function run(d: { daemon: DaemonProcess; stream: string }, task: Record<string, unknown>): Promise<Ran> {
+  const id = unique('t');
+  await redis.xadd(d.stream, '*', 'task', JSON.stringify({ id, ...task }));
+  const entries = await readUntilExit(redis, id);
+  const started = await d.daemon.waitForLog('run started', (l) => l.taskId === id);
+  return {
+    stdout: output(entries, 'stdout').toString(),
+    stderr: output(entries, 'stderr').toString(),
+    result: exitResult(entries),
+    standby: started.standby === true,
+  };
+}
+
+/** The same task, once on a standby interpreter and once on a fresh one, under the same uids. */
+async function bothWays(task: Record<string, unknown>): Promise<{ standby: Ran; fresh: Ran }> {
+  const withStandby = startDaemon();
+  await withStandby.daemon.waitForLog('executor started');
+  const standby = await run(withStandby, task);
+  await withStandby.daemon.stop();
+  const withoutStandby = startDaemon({ EXECUTOR_STANDBY: 'none' });
+  const fresh = await run(withoutStandby, task);
+  return { standby, fresh };
+}
+
+// Everything a snippet can observe about how it was started. The scratch directory's name differs
+// between any two runs, so it is replaced by a placeholder before comparing. The environment is
+// compared as a set: the order of its entries is not kept (a fresh run's comes out of bash).
+const PYTHON_PROBE = `
+import json, os, sys
+import helper
+def limits():
+    with open('/proc/self/limits') as f:
+        return f.read()
+seen = {
+    'argv': sys.argv, 'orig_argv': sys.orig_argv, 'cwd': os.getcwd(), 'env': dict(sorted(os.environ.items())),
+    'name': __name__, 'file': __file__, 'path': sys.path, 'modules': sorted(sys.modules),
+    'main_keys': sorted(k for k in globals() if k.startswith('__')), 'loader': type(__loader__).__name__,
+    'spec': __spec__, 'flags': str(sys.flags), 'uid': [os.getuid(), os.geteuid(), os.getgid(), os.getgroups()],
+    'limits': limits(), 'stdin': sys.stdin.read(), 'stdin_kind': os.fstat(0).st_mode, 'helper': helper.WHERE,
+    'fds': sorted(os.listdir('/proc/self/fd')), 'home': sorted(os.listdir(os.environ['HOME'])),
+}
+print(json.dumps(seen).replace(os.getcwd(), '<scratch>'))
+raise RuntimeError('from the snippet')
+`;
+
+const NODE_PROBE = `
+const fs = require('node:fs');
+const helper = require('./helper.js');
+const scratch = process.cwd();
+const seen = {
+  argv: process.argv, execArgv: process.execArgv, argv0: process.argv0, cwd: process.cwd(), env: Object.fromEntries(Object.entries(process.env).sort()),
+  main: require.main === module, filename: __filename, cache: Object.keys(require.cache), paths: module.paths,
+  uid: [process.getuid(), process.geteuid(), process.getgid(), process.getgroups()],
+  limits: fs.readFileSync('/proc/self/limits', 'utf8'), stdin: fs.readFileSync(0, 'utf8'), helper: helper.where,
+  fds: fs.readdirSync('/proc/self/fd').sort(), home: fs.readdirSync(process.env.HOME).sort(),
+};
+console.log(JSON.stringify(seen).replaceAll(scratch, '<scratch>'));
+throw new Error('from the snippet');
+`;
+
+describe.skipIf(needsRoot.skip)(`standby interpreters ${needsRoot.reason}`, () => {
+  it('python: a standby run is indistinguishable from a fresh one', async () => {
+    const task = {
+      runtime: 'python',
+      code: PYTHON_PROBE,
+      args: ['one', 'two words'],
+      env: { GREETING: 'hi' },
+      stdin: 'from stdin\n',
+      files: [{ path: 'helper.py', content: 'import os\nWHERE = os.path.basename(__file__)\n' }],
+    };
+    const { standby, fresh } = await bothWays(task);
+    expect(standby.standby).toBe(true);
+    expect(fresh.standby).toBe(false);
+    const seen = JSON.parse(standby.stdout) as Record<string, unknown>;
+    expect(seen).toMatchObject({ argv: ['<scratch>/main.py', 'one', 'two words'], cwd: '<scratch>', name: '__main__', stdin: 'from stdin\n', helper: 'helper.py' });
+    expect(seen.env).toEqual({ PATH: expect.any(String), HOME: '<scratch>', LANG: 'C.UTF-8', PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', GREETING: 'hi' });
+    expect(standby.stdout).toBe(fresh.stdout);
+    // Same traceback: only the snippet's own frame, under its own file name.
+    expect(standby.stderr.replace(/agent-run-[^/]+/g, 'X')).toBe(fresh.stderr.replace(/agent-run-[^/]+/g, 'X'));
+    expect(standby.stderr).toMatch(/^Traceback \(most recent call last\):\n {2}File "[^"]+\/main\.py", line 16, in <module>\n/);
+    expect(standby.result).toMatchObject({ status: 'error', exitCode: 1 });
+    expect(fresh.result).toMatchObject({ status: 'error', exitCode: 1 });
+  });
+
+  it('node: a standby run is indistinguishable from a fresh one', async () => {
+    const task = {
+      runtime: 'node',
+      code: NODE_PROBE,
+      args: ['one', 'two words'],
+      env: { GREETING: 'hi' },
+      stdin: 'from stdin\n',
+      files: [{ path: 'helper.js', content: 'exports.where = require("node:path").basename(__filename);\n' }],
+    };
+    const { standby, fresh } = await bothWays(task);
+    expect(standby.standby).toBe(true);
+    expect(fresh.standby).toBe(false);
+    const seen = JSON.parse(standby.stdout) as Record<string, unknown>;
+    expect(seen).toMatchObject({ argv: [expect.stringMatching(/node$/), '<scratch>/main.js', 'one', 'two words'], execArgv: [], main: true, stdin: 'from stdin\n', helper: 'helper.js' });
+    expect(seen.cache).toEqual(['<scratch>/main.js', '<scratch>/helper.js']);
+    expect(seen.env).toEqual({ PATH: expect.any(String), HOME: '<scratch>', LANG: 'C.UTF-8', GREETING: 'hi' });
+    expect(standby.stdout).toBe(fresh.stdout);
+    // Same stack trace, down to Node's own frames below the snippet's.
+    expect(standby.stderr.replace(/agent-run-[^/]+/g, 'X')).toBe(fresh.stderr.replace(/agent-run-[^/]+/g, 'X'));
+    expect(standby.stderr).toMatch(/Error: from the snippet\n {4}at Object\.<anonymous> \(\/[^)]+\/main\.js:13:7\)/);
+  });
+
+  it('carries nothing from one task to the next', async () => {
+    const d = startDaemon();
+    await d.daemon.waitForLog('executor started');
+    // Leave everything a snippet could: files in HOME and /tmp, a changed environment, a module
+    // attribute, a process in the background.
+    const first = await run(d, {
+      runtime: 'python',
+      code: [
+        'import os, subprocess, json',
+        'open("left-in-home", "w").write("x")',
+        'open("/tmp/left-in-tmp", "w").write("x")',
+        'os.environ["LEFT"] = "1"',
+        'json.LEFT = 1',
+        'subprocess.Popen(["sleep", "30"], start_new_session=True)',
+        'print(os.getpid())',
+      ].join('\n'),
+    });
+    expect(first.standby).toBe(true);
+    const second = await run(d, {
+      runtime: 'python',
+      code: [
+        'import os, json',
+        'mine = [p for p in os.listdir("/proc") if p.isdigit() and os.stat("/proc/" + p).st_uid == os.getuid() and p != str(os.getpid())]',
+        'print(sorted(os.listdir(".")), os.path.exists("/tmp/left-in-tmp"), "LEFT" in os.environ, hasattr(json, "LEFT"), mine, os.getpid())',
+      ].join('\n'),
+    });
+    expect(second.standby).toBe(true);
+    const pid = second.stdout.trim().split(' ').at(-1);
+    expect(pid).not.toBe(first.stdout.trim());
+    expect(second.stdout).toBe(`['main.py', 'out'] False False False [] ${pid}\n`);
+  });
+
+  it('a snippet cannot signal, trace or plant code in the standby waiting beside it', async () => {
+    const d = startDaemon();
+    await d.daemon.waitForLog('executor started');
+    // A bash snippet (its runtime's uid) goes after every process of the python standby's uid.
+    const pythonUid = sandboxUid(10) + 2;
+    const attack = await run(d, {
+      runtime: 'bash',
+      code: `
+        found=0; killed=0; stopped=0; traced=0; planted=0
+        for dir in /proc/[0-9]*; do
+          [ "$(stat -c %u "$dir" 2>/dev/null)" = ${pythonUid} ] || continue
+          pid=\${dir#/proc/}; found=$((found + 1))
+          kill -STOP "$pid" 2>/dev/null && stopped=$((stopped + 1))
+          kill -KILL "$pid" 2>/dev/null && killed=$((killed + 1))
+          ( printf x > "/proc/$pid/mem" ) 2>/dev/null && traced=$((traced + 1))
+          cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) && ( echo 'print("poisoned")' > "$cwd/main.py" ) 2>/dev/null && planted=$((planted + 1))
+        done
+        for cwd in /var/lib/agent-executor/runs/*/; do ( echo 'print("poisoned")' > "$cwd/main.py" ) 2>/dev/null && planted=$((planted + 1)); done
+        echo "found=$found stopped=$stopped killed=$killed traced=$traced planted=$planted"`,
+    });
+    // It can see the standby (found), but nothing it tries takes effect.
+    expect(attack.stdout).toMatch(/^found=[1-9]\d* stopped=0 killed=0 traced=0 planted=0\n$/);
+    const next = await run(d, { runtime: 'python', code: 'print("clean", 6 * 7)' });
+    expect(next.standby).toBe(true);
+    expect(next.stdout).toBe('clean 42\n');
+  });
+
+  it('start-up CPU and time are not charged to the task', async () => {
+    const d = startDaemon();
+    await d.daemon.waitForLog('executor started');
+    // process_time() counts the CPU of this process since it was created, start-up included.
+    const r = await run(d, { runtime: 'python', code: 'import time\nprint(round(time.process_time() * 1000))\ntime.sleep(0.3)' });
+    expect(r.standby).toBe(true);
+    const startupMs = Number(r.stdout.trim());
+    expect(startupMs).toBeGreaterThanOrEqual(10);
+    expect(r.result).toMatchObject({ status: 'ok' });
+    // Sampled while it sleeps: what it used after the handoff, not what starting it cost.
+    expect(r.result.cpuMs as number).toBeLessThan(startupMs / 2);
+  });
+
+  it('runs a fresh interpreter for a task that sets a variable read at start-up, or other limits', async () => {
+    const d = startDaemon({ EXECUTOR_CPU_MS: '5000' });
+    await d.daemon.waitForLog('executor started');
+    const seeded = await run(d, { runtime: 'python', env: { PYTHONHASHSEED: '0' }, code: 'import sys; print(sys.flags.hash_randomization)' });
+    expect(seeded.standby).toBe(false);
+    expect(seeded.stdout).toBe('0\n');
+    const limited = await run(d, { runtime: 'python', limits: { cpuMs: 1000 }, code: 'import resource; print(resource.getrlimit(resource.RLIMIT_CPU))' });
+    expect(limited.standby).toBe(false);
+    expect(limited.stdout).toBe('(2, 3)\n');
+    // The standby retired for those runs is back for the next ordinary task.
+    const plain = await run(d, { runtime: 'python', code: 'print("ok")' });
+    expect(plain.standby).toBe(true);
+  });
+
+  it('can be turned off per runtime, and refuses a runtime it does not know', async () => {
+    const d = startDaemon({ EXECUTOR_STANDBY: 'node' });
+    await d.daemon.waitForLog('executor started');
+    expect((await run(d, { runtime: 'python', code: 'print(1)' })).standby).toBe(false);
+    expect((await run(d, { runtime: 'node', code: 'console.log(1)' })).standby).toBe(true);
+    const bad = startDaemon({ EXECUTOR_STANDBY: 'ruby' });
+    expect((await bad.daemon.exited).code).not.toBe(0);
+    expect(bad.daemon.stderr.join('\n') + JSON.stringify(bad.daemon.logs)).toMatch(/EXECUTOR_STANDBY names runtime "ruby", which does not exist/);
+  });
+});
