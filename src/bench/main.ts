@@ -1,7 +1,12 @@
-// `npm run bench`: a benchmark, not a test. Starts its own redis-server and executor, measures in
-// one run and prints one JSON document: queue -> first byte and queue -> result for trivial python
-// and node snippets against the raw baseline (spawning the interpreter directly), throughput,
-// streaming throughput, budget overshoot and the daemon's memory. BENCH_TASKS sets the sample size.
+// `npm run bench`: a benchmark, not a test. Starts its own redis-server and executors, measures in
+// one run and prints one JSON document: queue -> first byte and queue -> result of trivial python
+// and node snippets for the executor with standby interpreters, without them, and the raw baseline
+// (the interpreter spawned straight from Node); throughput; streaming; budget overshoot; the
+// daemon's memory; and, with BENCH_GVISOR=1, the same with the executor inside gVisor (runsc).
+//
+// Tasks of the latency runs are submitted BENCH_THINK_MS apart, as an agent loop does (it thinks
+// between snippets): that is the time a standby has to start after the previous run. The
+// throughput run queues every task at once, so there each task also waits for its standby.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,148 +14,177 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ExecutorClient } from '../client/client.js';
-import { startPrivateRedis } from '../dev/redis-server.js';
+import { REPO, startInRunsc } from '../dev/gvisor.js';
+import { freePort, startPrivateRedis } from '../dev/redis-server.js';
 import type { TaskInput } from '../task/schema.js';
+import { quantiles, round, sleep, summarize, viaExecutor, type Latency } from './measure.js';
+import { rawBaseline, TRIVIAL } from './raw.js';
 
 const BIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const RAW_BIN = fileURLToPath(new URL('./raw.js', import.meta.url));
 const N = Number(process.env.BENCH_TASKS ?? 200);
+const THINK_MS = Number(process.env.BENCH_THINK_MS ?? 250);
 const STREAM_MIB = Number(process.env.BENCH_STREAM_MIB ?? 100);
+const GVISOR = process.env.BENCH_GVISOR === '1';
+const GVISOR_N = Number(process.env.BENCH_GVISOR_TASKS ?? N);
+const SANDBOX_USER = process.env.EXECUTOR_SANDBOX_USER ?? '64900';
 
-interface Latency {
-  firstByteMs: number;
-  resultMs: number;
+type Where = 'native' | 'gvisor';
+
+interface RunningExecutor {
+  /** Resident memory of the daemon now and at its peak, MiB. */
+  rssMiB(): Promise<{ now: number; peak: number }>;
+  stop(): Promise<void>;
 }
 
-const quantiles = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => Number((s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN).toFixed(2));
-  return { p50: q(0.5), p90: q(0.9), p99: q(0.99), n: s.length };
-};
-const summarize = (xs: Latency[]) => ({ firstByteMs: quantiles(xs.map((x) => x.firstByteMs)), resultMs: quantiles(xs.map((x) => x.resultMs)) });
+async function startExecutor(where: Where, redisUrl: string, stream: string, standby: 'all' | 'none'): Promise<RunningExecutor> {
+  const httpPort = await freePort();
+  const env = {
+    REDIS_URL: redisUrl,
+    EXECUTOR_STREAM: stream,
+    EXECUTOR_MAX_RUNS: '1000000',
+    EXECUTOR_STANDBY: standby,
+    EXECUTOR_OUTPUT_BYTES: String((STREAM_MIB + 8) * 1024 * 1024),
+    EXECUTOR_FILE_SIZE_BYTES: String(1024 ** 3),
+    EXECUTOR_SWEEP_DIRS: '/tmp:/var/tmp:/dev/shm:/run/lock',
+    EXECUTOR_SANDBOX_USER: SANDBOX_USER,
+    EXECUTOR_HTTP_PORT: String(httpPort),
+    LOG_LEVEL: 'warn',
+    ...(process.getuid?.() === 0 ? {} : { EXECUTOR_ALLOW_SHARED_USER: '1' }),
+  };
+  if (where === 'native') {
+    const child = spawn(process.execPath, [BIN, 'serve'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+    const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+    return {
+      rssMiB: async () => ({ now: round(kib('VmRSS'), 1), peak: round(kib('VmHWM'), 1) }),
+      stop: async () => {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      },
+    };
+  }
+  // Inside gVisor the daemon's pid is not this machine's: its memory comes from its /metrics.
+  const sandbox = startInRunsc([process.execPath, path.join('/repo', path.relative(REPO, BIN)), 'serve'], { env, cwd: '/' }, 'inherit');
+  let peak = 0;
+  const rss = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const now = Number(/^process_resident_memory_bytes (\d+)/m.exec(text)?.[1] ?? NaN) / 1024 ** 2;
+    peak = Math.max(peak, now);
+    return { now: round(now, 1), peak: round(peak, 1) };
+  };
+  return { rssMiB: rss, stop: () => sandbox.stop() };
+}
 
-async function viaExecutor(client: ExecutorClient, task: TaskInput): Promise<Latency> {
+/** `n` tasks one after another, `THINK_MS` apart, after a short warm-up. */
+async function latencies(client: ExecutorClient, task: TaskInput, n: number): Promise<Latency[]> {
+  for (let i = 0; i < 3; i++) await viaExecutor(client, task);
+  const xs: Latency[] = [];
+  for (let i = 0; i < n; i++) {
+    await sleep(THINK_MS);
+    xs.push(await viaExecutor(client, task));
+  }
+  return xs;
+}
+
+/** Trivial python tasks per second: `n` queued at once, through one executor. */
+async function throughput(client: ExecutorClient, n: number): Promise<number> {
   const t0 = performance.now();
-  let first = NaN;
-  const sub = await client.submit(task, { onStdout: () => (first = Number.isNaN(first) ? performance.now() - t0 : first) });
-  const r = await sub.result;
-  if (r.status !== 'ok') throw new Error(`bench task failed: ${r.status} ${r.error ?? ''}`);
-  return { firstByteMs: first, resultMs: performance.now() - t0 };
+  const subs = await Promise.all(Array.from({ length: n }, () => client.submit({ runtime: 'python', code: 'print(1)' })));
+  const results = await Promise.all(subs.map((s) => s.result));
+  if (results.some((r) => r.status !== 'ok')) throw new Error('a throughput task failed');
+  return round(n / ((performance.now() - t0) / 1000), 1);
 }
 
-// The raw baseline: the same interpreter on the same file, spawned straight from Node with a
-// clean environment — no Redis, no sandbox.
-async function raw(argv: string[], file: string, code: string): Promise<Latency> {
-  fs.writeFileSync(file, code);
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    let first = NaN;
-    const child = spawn(argv[0]!, [...argv.slice(1), file], { env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: os.tmpdir(), LANG: 'C.UTF-8' }, stdio: ['ignore', 'pipe', 'inherit'] });
-    child.stdout.on('data', () => (first = Number.isNaN(first) ? performance.now() - t0 : first));
-    child.once('error', reject);
-    child.once('close', () => resolve({ firstByteMs: first, resultMs: performance.now() - t0 }));
-  });
+/** STREAM_MIB MiB written to stdout, through Redis, to this client. */
+async function streaming(client: ExecutorClient): Promise<Record<string, unknown>> {
+  let streamed = 0;
+  let firstAt = NaN;
+  const flood = await client.submit(
+    { runtime: 'python', code: `import sys\nchunk = b"x" * (1 << 20)\nfor _ in range(${STREAM_MIB}):\n    sys.stdout.buffer.write(chunk)` },
+    { onStdout: (d) => ((firstAt = Number.isNaN(firstAt) ? performance.now() : firstAt), (streamed += d.length)) },
+  );
+  const result = await flood.result;
+  return { mib: STREAM_MIB, deliveredBytes: streamed, status: result.status, mibPerSecond: round(streamed / 1024 / 1024 / ((performance.now() - firstAt) / 1000), 1) };
 }
 
-function rssKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? NaN);
+/** How far past a 500 ms CPU and a 500 ms wall budget runs go before they are stopped. */
+async function overshoot(client: ExecutorClient, n: number): Promise<Record<string, unknown>> {
+  const cpu: number[] = [];
+  const wall: number[] = [];
+  for (let i = 0; i < n; i++) {
+    cpu.push((await (await client.submit({ runtime: 'python', code: 'while True: pass', limits: { cpuMs: 500 } })).result).cpuMs - 500);
+    wall.push((await (await client.submit({ runtime: 'bash', code: 'sleep 30', limits: { wallMs: 500 } })).result).wallMs - 500);
+  }
+  return { cpu: quantiles(cpu), wall: quantiles(wall) };
+}
+
+async function benchExecutor(where: Where, redisUrl: string, n: number, standby: 'all' | 'none', extras: boolean): Promise<Record<string, unknown>> {
+  const stream = `bench:${where}:${standby}:${process.pid}`;
+  const executor = await startExecutor(where, redisUrl, stream, standby);
+  const client = new ExecutorClient({ redis: redisUrl, stream });
+  try {
+    // Waits for the executor to be up and reading.
+    await viaExecutor(client, { runtime: 'python', code: TRIVIAL.python.code });
+    await sleep(THINK_MS);
+    const idle = await executor.rssMiB();
+    const out: Record<string, unknown> = {};
+    for (const runtime of ['python', 'node'] as const) out[runtime] = summarize(await latencies(client, { runtime, code: TRIVIAL[runtime].code }, n));
+    out.throughputTrivialPythonTasksPerSecond = await throughput(client, n);
+    if (extras) {
+      out.streaming = await streaming(client);
+      out.overshootMs = await overshoot(client, 10);
+      out.daemonRssMiB = { idle: idle.now, peak: (await executor.rssMiB()).peak };
+    }
+    return out;
+  } finally {
+    await client.close();
+    await executor.stop();
+  }
+}
+
+async function rawIn(where: Where, n: number, dir: string): Promise<Record<string, ReturnType<typeof summarize>>> {
+  if (where === 'native') return rawBaseline(n, dir);
+  const sandbox = startInRunsc([process.execPath, path.join('/repo', path.relative(REPO, RAW_BIN)), String(n), '/tmp'], { cwd: '/' });
+  let stdout = '';
+  sandbox.child.stdout!.on('data', (d) => (stdout += d));
+  await new Promise((r) => sandbox.child.once('exit', r));
+  await sandbox.stop();
+  return JSON.parse(stdout) as Record<string, ReturnType<typeof summarize>>;
+}
+
+async function benchWhere(where: Where, redisUrl: string, n: number, dir: string): Promise<Record<string, unknown>> {
+  const rawBaseline = await rawIn(where, n, dir);
+  const withStandby = await benchExecutor(where, redisUrl, n, 'all', true);
+  const fresh = await benchExecutor(where, redisUrl, n, 'none', false);
+  const ratio = (e: Record<string, unknown>, runtime: 'python' | 'node') =>
+    round((e[runtime] as ReturnType<typeof summarize>).firstByteMs.p50 / rawBaseline[runtime]!.firstByteMs.p50);
+  return {
+    rawBaseline,
+    executorWithStandby: withStandby,
+    executorWithoutStandby: fresh,
+    ratioFirstByteP50ToRaw: {
+      python: { withStandby: ratio(withStandby, 'python'), withoutStandby: ratio(fresh, 'python') },
+      node: { withStandby: ratio(withStandby, 'node'), withoutStandby: ratio(fresh, 'node') },
+    },
+  };
 }
 
 async function main(): Promise<void> {
   const redis = await startPrivateRedis();
-  const asRoot = process.getuid?.() === 0;
-  const stream = `bench:${process.pid}`;
-  const executor = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      REDIS_URL: redis.url,
-      EXECUTOR_STREAM: stream,
-      EXECUTOR_MAX_RUNS: '1000000',
-      EXECUTOR_OUTPUT_BYTES: String((STREAM_MIB + 8) * 1024 * 1024),
-      EXECUTOR_FILE_SIZE_BYTES: String(1024 ** 3),
-      EXECUTOR_SWEEP_DIRS: '/tmp:/var/tmp:/dev/shm:/run/lock',
-      EXECUTOR_SANDBOX_USER: process.env.EXECUTOR_SANDBOX_USER ?? '64998',
-      LOG_LEVEL: 'warn',
-      ...(asRoot ? {} : { EXECUTOR_ALLOW_SHARED_USER: '1' }),
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const client = new ExecutorClient({ redis: redis.url, stream });
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
   try {
-    // Warm up (and wait for the executor to be reading).
-    await viaExecutor(client, { runtime: 'python', code: 'print(1)' });
-    const idleRssKiB = rssKiB(executor.pid!, 'VmRSS');
-
-    const cases = {
-      python: { task: { runtime: 'python', code: 'print(1)' } as TaskInput, rawArgv: ['python3', '-u', '-B'] },
-      node: { task: { runtime: 'node', code: 'console.log(1)' } as TaskInput, rawArgv: ['node'] },
+    const native = await benchWhere('native', redis.url, N, dir);
+    const gvisor = GVISOR ? await benchWhere('gvisor', redis.url, GVISOR_N, dir) : 'not run: set BENCH_GVISOR=1 (needs root and runsc)';
+    const doc = {
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, sandboxUser: process.getuid?.() === 0 ? 'dedicated' : 'shared' },
+      settings: { tasks: N, thinkMs: THINK_MS, streamMiB: STREAM_MIB, gvisorTasks: GVISOR ? GVISOR_N : 0 },
+      native,
+      gvisor,
     };
-    const latency: Record<string, unknown> = {};
-    for (const [name, c] of Object.entries(cases)) {
-      const exec: Latency[] = [];
-      const base: Latency[] = [];
-      for (let i = 0; i < N; i++) {
-        exec.push(await viaExecutor(client, c.task));
-        base.push(await raw(c.rawArgv, path.join(scratch, name === 'python' ? 'main.py' : 'main.js'), c.task.code));
-      }
-      const e = summarize(exec);
-      const b = summarize(base);
-      latency[name] = {
-        executor: e,
-        rawBaseline: b,
-        ratioFirstByteP50: Number((e.firstByteMs.p50 / b.firstByteMs.p50).toFixed(2)),
-      };
-    }
-
-    // Throughput: N trivial python tasks queued at once, through one executor.
-    const t0 = performance.now();
-    const subs = await Promise.all(Array.from({ length: N }, () => client.submit({ runtime: 'python', code: 'print(1)' })));
-    await Promise.all(subs.map((s) => s.result));
-    const tasksPerSecond = Number((N / ((performance.now() - t0) / 1000)).toFixed(1));
-
-    // Streaming: STREAM_MIB MiB written to stdout, through Redis, to this client.
-    let streamed = 0;
-    let firstAt = NaN;
-    const flood = await client.submit(
-      { runtime: 'python', code: `import sys\nchunk = b"x" * (1 << 20)\nfor _ in range(${STREAM_MIB}):\n    sys.stdout.buffer.write(chunk)` },
-      { onStdout: (d) => ((firstAt = Number.isNaN(firstAt) ? performance.now() : firstAt), (streamed += d.length)) },
-    );
-    const floodResult = await flood.result;
-    const streamMiBps = Number((streamed / 1024 / 1024 / ((performance.now() - firstAt) / 1000)).toFixed(1));
-
-    // Overshoot past the budgets.
-    const cpuOver: number[] = [];
-    const wallOver: number[] = [];
-    for (let i = 0; i < 10; i++) {
-      const cpu = await (await client.submit({ runtime: 'python', code: 'while True: pass', limits: { cpuMs: 500 } })).result;
-      cpuOver.push(cpu.cpuMs - 500);
-      const wall = await (await client.submit({ runtime: 'bash', code: 'sleep 30', limits: { wallMs: 500 } })).result;
-      wallOver.push(wall.wallMs - 500);
-    }
-    const peakRssKiB = rssKiB(executor.pid!, 'VmHWM');
-
-    process.stdout.write(
-      `${JSON.stringify(
-        {
-          machine: { cpus: os.cpus().length, node: process.version, sandboxUser: asRoot ? 'dedicated' : 'shared' },
-          standby: 'not implemented yet: every run starts a fresh interpreter',
-          latency,
-          throughputTrivialPythonTasksPerSecond: tasksPerSecond,
-          streaming: { mib: STREAM_MIB, deliveredBytes: streamed, status: floodResult.status, mibPerSecond: streamMiBps },
-          overshootMs: { cpu: quantiles(cpuOver), wall: quantiles(wallOver) },
-          daemonRssMiB: { idle: Number((idleRssKiB / 1024).toFixed(1)), peak: Number((peakRssKiB / 1024).toFixed(1)) },
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } finally {
-    await client.close();
-    executor.kill('SIGTERM');
-    await new Promise((r) => executor.once('exit', r));
     await redis.stop();
-    fs.rmSync(scratch, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -245,7 +245,10 @@ export class Executor {
     this.runsDone += 1;
     this.metrics?.runsLeft.set(config.maxRuns - this.runsDone);
     this.metrics?.queueWait.observe(Math.max(0, Date.now() - Number(entry.entryId.split('-')[0])) / 1000);
-    await writer.started(config.consumer, attempt, limits, sandbox.capabilities.sandbox);
+    // Not waited for before the run starts: the run's output goes out on the same connection after
+    // it, so Redis keeps the order, and the round trip stays off the path to the first byte.
+    const started = writer.started(config.consumer, attempt, limits, sandbox.capabilities.sandbox);
+    started.catch(() => undefined);
 
     let report: RunReport;
     let dirty = false;
@@ -271,6 +274,8 @@ export class Executor {
     } finally {
       unsubscribe();
     }
+    // Redis refused `started`: the task stays unacknowledged and is reclaimed (see runLoop).
+    await started;
     if (report.result.sweep && !report.result.sweep.clean) {
       // Never run the next task in a dirty sandbox: report, stop, and let the pod be replaced.
       log.error({ problems: report.result.sweep.problems }, 'sandbox is dirty after the run; stopping');

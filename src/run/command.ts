@@ -32,8 +32,7 @@ export function isolationPlan(env: RunEnvironment, profile: RuntimeProfile, limi
     identity: env.identity,
     capabilities: env.capabilities,
     network: env.network || profile.network,
-    privateDirs: env.privateDirs,
-    tmpBytes: env.tmpBytes,
+    mountTable: env.mountTable,
     addressSpaceBytes: env.addressSpaceBytes,
     limits,
   };

@@ -36,9 +36,10 @@ export interface RunEnvironment {
   /** Executor-wide network permission; a runtime profile may also allow it. */
   network: boolean;
   privateDirs: readonly string[];
+  /** The fstab of those private mounts (see writeMountTable). */
+  mountTable: string | undefined;
   /** Writable places searched for (and cleared of) the sandbox user's files after each run. */
   sweepPlaces: readonly string[];
-  tmpBytes: number;
   addressSpaceBytes: number;
   workDir: string;
   sandboxPath: string;

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { RunEnvironment } from '../run/run.js';
 import { probeCapabilities, type SandboxCapabilities } from './capabilities.js';
 import { identitiesByRuntime, resolveSandboxIdentity, type SandboxIdentity } from './identity.js';
+import { writeMountTable } from './launcher.js';
 import { discoverWritablePlaces } from './writable-places.js';
 
 export interface PreparedSandbox {
@@ -69,6 +70,7 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
   fs.mkdirSync(workDir, { recursive: true });
   // Only root may list the scratch folders; each run may enter its own.
   if (identity.mode === 'dedicated') fs.chmodSync(workDir, 0o711);
+  const mountTable = capabilities.privateMounts && identity.mode === 'dedicated' ? writeMountTable(workDir, privateDirs, config.tmpBytes) : undefined;
 
   logger.info(
     {
@@ -98,8 +100,8 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
       capabilities,
       network: config.network === 'allow',
       privateDirs,
+      mountTable,
       sweepPlaces,
-      tmpBytes: config.tmpBytes,
       addressSpaceBytes: config.addressSpaceBytes,
       workDir,
       sandboxPath: config.sandboxPath,

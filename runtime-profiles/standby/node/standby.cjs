@@ -13,6 +13,11 @@
   if (fdText === undefined) return;
   const fs = require('node:fs');
   const fd = Number(fdText);
+  // Node creates process.stdout and process.stderr on first use, which costs a fresh process
+  // about 10 ms before its first output; do it while waiting. The streams are the same objects
+  // either way.
+  void process.stdout;
+  void process.stderr;
   fs.writeSync(fd, 'R');
   const chunks = [];
   const buf = Buffer.allocUnsafe(65536);
