@@ -4,15 +4,17 @@
 // (the interpreter spawned straight from Node); throughput; streaming; budget overshoot; the
 // daemon's memory; and, with BENCH_GVISOR=1, the same with the executor inside gVisor (runsc).
 //
-// Tasks of the latency runs are submitted BENCH_THINK_MS apart, as an agent loop does (it thinks
-// between snippets): that is the time a standby has to start after the previous run. The
-// throughput run queues every task at once, so there each task also waits for its standby.
+// Tasks of the latency runs are submitted BENCH_THINK_MS apart (BENCH_GVISOR_THINK_MS under
+// gVisor), as an agent loop does (it thinks between snippets): that is the time a standby has to
+// start after the previous run. The throughput run queues every task at once, so there each task
+// also waits for its standby.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { ExecutorClient } from '../client/client.js';
 import { REPO, startInRunsc } from '../dev/gvisor.js';
 import { freePort, startPrivateRedis } from '../dev/redis-server.js';
@@ -27,6 +29,9 @@ const THINK_MS = Number(process.env.BENCH_THINK_MS ?? 250);
 const STREAM_MIB = Number(process.env.BENCH_STREAM_MIB ?? 100);
 const GVISOR = process.env.BENCH_GVISOR === '1';
 const GVISOR_N = Number(process.env.BENCH_GVISOR_TASKS ?? N);
+// Under gVisor every exec is slow and a standby takes ~0.4 s to start: agent loops think longer
+// than that anyway.
+const GVISOR_THINK_MS = Number(process.env.BENCH_GVISOR_THINK_MS ?? 1000);
 const SANDBOX_USER = process.env.EXECUTOR_SANDBOX_USER ?? '64900';
 
 type Where = 'native' | 'gvisor';
@@ -75,12 +80,12 @@ async function startExecutor(where: Where, redisUrl: string, stream: string, sta
   return { rssMiB: rss, stop: () => sandbox.stop() };
 }
 
-/** `n` tasks one after another, `THINK_MS` apart, after a short warm-up. */
-async function latencies(client: ExecutorClient, task: TaskInput, n: number): Promise<Latency[]> {
+/** `n` tasks one after another, `thinkMs` apart, after a short warm-up. */
+async function latencies(client: ExecutorClient, task: TaskInput, n: number, thinkMs: number): Promise<Latency[]> {
   for (let i = 0; i < 3; i++) await viaExecutor(client, task);
   const xs: Latency[] = [];
   for (let i = 0; i < n; i++) {
-    await sleep(THINK_MS);
+    await sleep(thinkMs);
     xs.push(await viaExecutor(client, task));
   }
   return xs;
@@ -107,6 +112,42 @@ async function streaming(client: ExecutorClient): Promise<Record<string, unknown
   return { mib: STREAM_MIB, deliveredBytes: streamed, status: result.status, mibPerSecond: round(streamed / 1024 / 1024 / ((performance.now() - firstAt) / 1000), 1) };
 }
 
+/**
+ * The ceiling for streaming on this machine: STREAM_MIB MiB in 1 MiB entries XADDed by one
+ * connection and XREAD by another, with no executor in between.
+ */
+async function redisStreamCeiling(redisUrl: string): Promise<number> {
+  const writer = new Redis(redisUrl);
+  const reader = new Redis(redisUrl);
+  const key = `bench:ceiling:${process.pid}`;
+  const chunk = Buffer.alloc(1024 * 1024, 120);
+  try {
+    const t0 = performance.now();
+    const read = (async () => {
+      let got = 0;
+      let last = '0-0';
+      while (got < STREAM_MIB * chunk.length) {
+        const reply = (await reader.xreadBuffer('COUNT', 100, 'BLOCK', 5000, 'STREAMS', key, last)) as [Buffer, [Buffer, Buffer[]][]][] | null;
+        for (const [id, fields] of reply?.[0]?.[1] ?? []) {
+          last = id.toString();
+          got += fields[1]!.length;
+        }
+      }
+    })();
+    const inFlight: Promise<unknown>[] = [];
+    for (let i = 0; i < STREAM_MIB; i++) {
+      inFlight.push(writer.xadd(key, '*', 'data', chunk));
+      if (inFlight.length >= 8) await inFlight.shift();
+    }
+    await Promise.all([...inFlight, read]);
+    return round(STREAM_MIB / ((performance.now() - t0) / 1000), 1);
+  } finally {
+    await writer.del(key);
+    writer.disconnect();
+    reader.disconnect();
+  }
+}
+
 /** How far past a 500 ms CPU and a 500 ms wall budget runs go before they are stopped. */
 async function overshoot(client: ExecutorClient, n: number): Promise<Record<string, unknown>> {
   const cpu: number[] = [];
@@ -119,19 +160,20 @@ async function overshoot(client: ExecutorClient, n: number): Promise<Record<stri
 }
 
 async function benchExecutor(where: Where, redisUrl: string, n: number, standby: 'all' | 'none', extras: boolean): Promise<Record<string, unknown>> {
+  const thinkMs = where === 'gvisor' ? GVISOR_THINK_MS : THINK_MS;
   const stream = `bench:${where}:${standby}:${process.pid}`;
   const executor = await startExecutor(where, redisUrl, stream, standby);
   const client = new ExecutorClient({ redis: redisUrl, stream });
   try {
     // Waits for the executor to be up and reading.
     await viaExecutor(client, { runtime: 'python', code: TRIVIAL.python.code });
-    await sleep(THINK_MS);
+    await sleep(thinkMs);
     const idle = await executor.rssMiB();
     const out: Record<string, unknown> = {};
-    for (const runtime of ['python', 'node'] as const) out[runtime] = summarize(await latencies(client, { runtime, code: TRIVIAL[runtime].code }, n));
+    for (const runtime of ['python', 'node'] as const) out[runtime] = summarize(await latencies(client, { runtime, code: TRIVIAL[runtime].code }, n, thinkMs));
     out.throughputTrivialPythonTasksPerSecond = await throughput(client, n);
     if (extras) {
-      out.streaming = await streaming(client);
+      out.streaming = { ...(await streaming(client)), redisAloneMiBPerSecond: await redisStreamCeiling(redisUrl) };
       out.overshootMs = await overshoot(client, 10);
       out.daemonRssMiB = { idle: idle.now, peak: (await executor.rssMiB()).peak };
     }
@@ -169,6 +211,31 @@ async function benchWhere(where: Where, redisUrl: string, n: number, dir: string
   };
 }
 
+// The measurements built above, read back by path.
+type Doc = Record<string, any>;
+
+/** The issue's targets (p50, this machine) next to what this run measured. */
+function targets(native: Doc, gvisor: Doc | undefined): { target: string; measured: number; met: boolean }[] {
+  const s = native.executorWithStandby;
+  const rows: [string, number, number][] = [
+    ['python queue->first byte with standby <= 4 ms', s.python.firstByteMs.p50, 4],
+    ['node queue->first byte with standby <= 4 ms', s.node.firstByteMs.p50, 4],
+    ['python with standby / raw fresh spawn <= 0.5', native.ratioFirstByteP50ToRaw.python.withStandby, 0.5],
+    ['node with standby / raw fresh spawn <= 0.2', native.ratioFirstByteP50ToRaw.node.withStandby, 0.2],
+    ['trivial python tasks per second >= 50', -s.throughputTrivialPythonTasksPerSecond, -50],
+    ['stdout streamed through Redis >= 300 MiB/s', -s.streaming.mibPerSecond, -300],
+    ['CPU overshoot <= 100 ms', s.overshootMs.cpu.p50, 100],
+    ['wall overshoot <= 100 ms', s.overshootMs.wall.p50, 100],
+    ['idle RSS <= 80 MiB', s.daemonRssMiB.idle, 80],
+  ];
+  if (gvisor) {
+    rows.push(['gVisor: python queue->first byte with standby <= 6 ms', gvisor.executorWithStandby.python.firstByteMs.p50, 6]);
+    rows.push(['gVisor: node queue->first byte with standby <= 6 ms', gvisor.executorWithStandby.node.firstByteMs.p50, 6]);
+  }
+  // "At least" targets are negated above so that every row reads measured <= limit.
+  return rows.map(([target, measured, limit]) => ({ target, measured: Math.abs(measured), met: measured <= limit }));
+}
+
 async function main(): Promise<void> {
   const redis = await startPrivateRedis();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
@@ -176,8 +243,9 @@ async function main(): Promise<void> {
     const native = await benchWhere('native', redis.url, N, dir);
     const gvisor = GVISOR ? await benchWhere('gvisor', redis.url, GVISOR_N, dir) : 'not run: set BENCH_GVISOR=1 (needs root and runsc)';
     const doc = {
+      targets: targets(native, typeof gvisor === 'string' ? undefined : gvisor),
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, sandboxUser: process.getuid?.() === 0 ? 'dedicated' : 'shared' },
-      settings: { tasks: N, thinkMs: THINK_MS, streamMiB: STREAM_MIB, gvisorTasks: GVISOR ? GVISOR_N : 0 },
+      settings: { tasks: N, thinkMs: THINK_MS, streamMiB: STREAM_MIB, ...(GVISOR ? { gvisorTasks: GVISOR_N, gvisorThinkMs: GVISOR_THINK_MS } : {}) },
       native,
       gvisor,
     };

@@ -260,6 +260,7 @@ export class Executor {
       const runEnvironment = sandbox.runEnvironment(log, task.runtime);
       const standby = await this.standbys?.take(task, limits, runEnvironment);
       log.info({ runtime: task.runtime, limits, runsLeft: config.maxRuns - this.runsDone, standby: standby !== undefined }, 'run started');
+      this.metrics?.interpreterStarts.inc({ runtime: task.runtime, interpreter: standby ? 'standby' : 'fresh' });
       report = await executeRun({ task, profile, limits }, runEnvironment, {
         output: (kind, data) => writer.output(kind, data),
         artifact: (relPath, data, part, parts) => writer.file(relPath, data, part, parts),

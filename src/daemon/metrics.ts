@@ -20,6 +20,12 @@ export class ExecutorMetrics {
   });
   readonly cpuSeconds = new Counter({ name: 'executor_cpu_seconds_total', help: 'CPU used by snippets', labelNames: ['runtime'], registers: [this.registry] });
   readonly outputBytes = new Counter({ name: 'executor_output_bytes_total', help: 'stdout and stderr bytes streamed', labelNames: ['stream'], registers: [this.registry] });
+  readonly interpreterStarts = new Counter({
+    name: 'executor_interpreter_starts_total',
+    help: 'Runs by how their interpreter started: a standby (started ahead of time) or fresh',
+    labelNames: ['runtime', 'interpreter'],
+    registers: [this.registry],
+  });
   readonly reclaimed = new Counter({ name: 'executor_reclaimed_tasks_total', help: 'Tasks taken over from consumers that stopped answering', registers: [this.registry] });
   readonly deadLettered = new Counter({ name: 'executor_dead_lettered_tasks_total', help: 'Tasks copied to the dead-letter stream', registers: [this.registry] });
   readonly runsLeft = new Gauge({ name: 'executor_runs_left', help: 'Runs left before this executor recycles', registers: [this.registry] });

@@ -32,7 +32,7 @@ export class OutputCoalescer {
     private readonly options: CoalescerOptions = {},
   ) {
     this.maxDelayMs = options.maxDelayMs ?? 50;
-    this.maxChunkBytes = options.maxChunkBytes ?? 256 * 1024;
+    this.maxChunkBytes = options.maxChunkBytes ?? 1024 * 1024;
   }
 
   push(kind: OutputKind, data: Buffer): void {
@@ -50,7 +50,8 @@ export class OutputCoalescer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.bufferedKind === undefined || this.bufferedBytes === 0) return;
-    const data = Buffer.concat(this.buffered, this.bufferedBytes);
+    // A single buffered chunk goes out as it is: copying costs more than the send (page faults).
+    const data = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered, this.bufferedBytes);
     const kind = this.bufferedKind;
     this.buffered = [];
     this.bufferedBytes = 0;

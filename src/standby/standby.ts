@@ -11,7 +11,7 @@ import type { RunEnvironment } from '../run/run.js';
 import { buildArgv, buildEnv, isolationPlan } from '../run/command.js';
 import { spawnSnippet, type Snippet } from '../run/spawn.js';
 import { STANDBY_PLACEHOLDER, type RuntimeProfile } from '../runtimes/schema.js';
-import { rlimitArgs, wrapCommand } from '../sandbox/launcher.js';
+import { rlimitCommands, wrapCommand } from '../sandbox/launcher.js';
 import type { Task } from '../task/schema.js';
 import { OUT_DIR } from '../workspace/artifacts.js';
 import { createScratch, type Scratch } from '../workspace/scratch.js';
@@ -78,7 +78,7 @@ export class Standby {
         void exited.then((e) => reject(new Error(`the standby ${profile.name} exited before it was ready (code ${e.code}, signal ${e.signal})`)));
       });
       ready.catch(() => undefined);
-      return new Standby({ ...standby, runtime: profile.name }, child, pid, scratch, rlimitArgs(plan).join(' '), channel, ready, exited);
+      return new Standby({ ...standby, runtime: profile.name }, child, pid, scratch, rlimitCommands(plan).join(' '), channel, ready, exited);
     } catch (err) {
       await scratch.remove().catch(() => undefined);
       throw err;
@@ -94,7 +94,7 @@ export class Standby {
    * and no variable in the task's env that the interpreter reads only while starting.
    */
   fits(task: Task, limits: EffectiveLimits, env: RunEnvironment): boolean {
-    const rlimits = rlimitArgs({ limits, identity: env.identity, addressSpaceBytes: env.addressSpaceBytes }).join(' ');
+    const rlimits = rlimitCommands({ limits, identity: env.identity, addressSpaceBytes: env.addressSpaceBytes }).join(' ');
     if (rlimits !== this.rlimits) return false;
     const patterns = this.profile.startupEnv;
     return Object.keys(task.env ?? {}).every((name) => !patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p)));

@@ -246,7 +246,7 @@ describe.skipIf(dockerAvailable.skip)(`images built and run under gVisor ${docke
       need(image);
       const script = [
         'set -eu',
-        'for tool in tini bash unshare setpriv prlimit ps kill pgrep ip python3 node find; do command -v "$tool" >/dev/null || { echo "missing $tool"; exit 1; }; done',
+        'for tool in tini bash unshare setpriv mount ps kill pgrep ip python3 node find; do command -v "$tool" >/dev/null || { echo "missing $tool"; exit 1; }; done',
         'echo "sandbox $(id -u sandbox):$(id -g sandbox)"',
         'echo "users of 10001: $(getent passwd | awk -F: \'$3 == 10001\' | cut -d: -f1)"',
         'echo "owned by sandbox: $(find / -xdev -user sandbox 2>/dev/null | wc -l)"',

@@ -19,8 +19,9 @@ const PROFILES = ['python', 'node'] as const;
 const MUST_DENY = ['ptrace', 'mount', 'umount2', 'bpf', 'keyctl', 'add_key', 'request_key', 'setns', 'pivot_root', 'perf_event_open', 'userfaultfd', 'init_module', 'kexec_load', 'open_by_handle_at', 'io_uring_setup'];
 const EPERM = 1;
 const ENOSYS = 38;
-// A sandbox uid of these runs' own, distinct from the main suite's (62000 + worker * 10 + n).
-const SANDBOX_UID = '62990';
+// A sandbox uid of these runs' own (runtime i runs as it + i), distinct from the main suite's
+// (62000 + worker * 200 + offset * 10 + i).
+const SANDBOX_UID = '63990';
 
 interface Rule {
   names: string[];
