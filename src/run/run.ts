@@ -156,14 +156,12 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     // The first process is gone; nothing else of the run may outlive it. One scan settles the
     // common case: with a dedicated user, no process of that uid left means none can appear.
     let left: ProcessScopeLeft = { survivors: [] };
-    let killed = termination !== undefined;
     if (termination) left = await termination;
     else {
       const leftovers = await scope.members();
       if (leftovers.length > 0) {
         log.warn({ count: leftovers.length }, 'the run left processes behind; killing them');
         left = await sweep(scope);
-        killed = true;
       }
     }
     const sweepReport = await sweepFiles(env, left, scratch.path);
@@ -202,12 +200,11 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       artifacts,
     });
     if (!sweepReport.clean) log.error({ problems: sweepReport.problems }, 'sweep could not clean the sandbox');
-    // Without an init that reaps orphans (tini), killed processes would pile up as zombies.
-    const settled = killed
-      ? awaitReaping(scope).then((unreaped) =>
-          unreaped.length > 0 ? `${unreaped.length} killed processes were never reaped (is PID 1 an init that reaps orphans, such as tini?)` : undefined,
-        )
-      : undefined;
+    // Without an init that reaps orphans (tini), killed or orphaned processes would pile up as
+    // zombies, counted against the next run's process limit.
+    const settled = awaitReaping(scope).then((unreaped) =>
+      unreaped.length > 0 ? `${unreaped.length} processes of the run were never reaped (is PID 1 an init that reaps orphans, such as tini?)` : undefined,
+    );
     return { result, settled };
   } finally {
     timers.abort();

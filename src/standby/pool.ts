@@ -25,8 +25,13 @@ export interface StandbyPoolOptions {
   logger: Logger;
 }
 
+// A runtime whose standby fails to start this many times in a row (a broken image, say) stops
+// getting one: its tasks run fresh interpreters, which report the actual error.
+const MAX_FAILED_STARTS = 3;
+
 export class StandbyPool {
   private readonly waiting = new Map<string, Promise<Standby | undefined>>();
+  private readonly failedStarts = new Map<string, number>();
   private closed = false;
 
   constructor(private readonly opts: StandbyPoolOptions) {}
@@ -34,25 +39,27 @@ export class StandbyPool {
   /** Start a standby for `runtime` unless one is already there (or standby is off for it). */
   warm(runtime: string): void {
     if (this.closed || !this.opts.enabled.has(runtime) || this.waiting.has(runtime)) return;
+    if ((this.failedStarts.get(runtime) ?? 0) >= MAX_FAILED_STARTS) return;
     const profile = this.opts.runtimes.get(runtime);
     if (!profile) return;
     const log = this.opts.logger.child({ runtime });
-    const starting = Standby.start(profile, this.opts.environment(runtime), this.opts.limits, this.opts.bootstrapsDir).then(
-      async (standby) => {
-        try {
-          await withTimeout(standby.ready, this.opts.bootMs, `the standby ${runtime} did not start`);
-          return standby;
-        } catch (err) {
-          log.warn({ err }, 'standby failed to start; this task runs a fresh interpreter');
-          await standby.retire().catch(() => undefined);
-          return undefined;
-        }
-      },
-      (err: unknown) => {
-        log.warn({ err }, 'standby failed to start; this task runs a fresh interpreter');
-        return undefined;
-      },
-    );
+    const failed = (err: unknown): undefined => {
+      const count = (this.failedStarts.get(runtime) ?? 0) + 1;
+      this.failedStarts.set(runtime, count);
+      if (count >= MAX_FAILED_STARTS) log.error({ err, count }, 'standby failed to start again; this runtime now always starts fresh interpreters');
+      else log.warn({ err }, 'standby failed to start; the next task runs a fresh interpreter');
+      return undefined;
+    };
+    const starting = Standby.start(profile, this.opts.environment(runtime), this.opts.limits, this.opts.bootstrapsDir).then(async (standby) => {
+      try {
+        await withTimeout(standby.ready, this.opts.bootMs, `the standby ${runtime} did not start`);
+        this.failedStarts.delete(runtime);
+        return standby;
+      } catch (err) {
+        await standby.retire().catch(() => undefined);
+        return failed(err);
+      }
+    }, failed);
     this.waiting.set(runtime, starting);
   }
 

@@ -1,7 +1,11 @@
 // Standby interpreters, through the real daemon: a task handed to an interpreter started ahead of
 // time must see exactly what a freshly started one sees, carry nothing over from earlier tasks,
 // and a snippet must not be able to reach the standby waiting beside it.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_RUNTIMES_DIR } from '../../src/runtimes/load.js';
 import { DaemonProcess } from '../helpers/daemon.js';
 import { connect, needsRoot, redisUrl, sandboxUid, unique } from '../helpers/env.js';
 import { exitResult, output, readUntilExit } from '../helpers/results.js';
@@ -233,6 +237,26 @@ describe.skipIf(needsRoot.skip)(`standby interpreters ${needsRoot.reason}`, () =
     // The standby retired for those runs is back for the next ordinary task.
     const plain = await run(d, { runtime: 'python', code: 'print("ok")' });
     expect(plain.standby).toBe(true);
+  });
+
+  it('falls back to fresh interpreters when a standby cannot start, and stops trying after three', async () => {
+    // A python profile whose bootstrap folder does not exist: the interpreter never reports ready
+    // (it goes on to run a main.py that is not there yet, and exits).
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'broken-standby-'));
+    const profile = JSON.parse(fs.readFileSync(path.join(DEFAULT_RUNTIMES_DIR, 'python.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(path.join(dir, 'python.json'), JSON.stringify({ ...profile, standby: { env: { PYTHONPATH: '/nonexistent' }, startupEnv: [] } }));
+    try {
+      const d = startDaemon({ EXECUTOR_RUNTIMES_DIR: dir });
+      await d.daemon.waitForLog('executor started');
+      for (let i = 0; i < 4; i++) {
+        const r = await run(d, { runtime: 'python', code: `print(${i})` });
+        expect(r).toMatchObject({ standby: false, stdout: `${i}\n`, result: { status: 'ok' } });
+      }
+      await d.daemon.waitForLog('standby failed to start again; this runtime now always starts fresh interpreters');
+      expect(d.daemon.logs.filter((l) => /standby failed to start/.test(String(l.msg)))).toHaveLength(3);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('can be turned off per runtime, and refuses a runtime it does not know', async () => {
