@@ -69,7 +69,10 @@ async function startExecutor(where: Where, redisUrl: string, stream: string, sta
     };
   }
   // Inside gVisor the daemon's pid is not this machine's: its memory comes from its /metrics.
-  const sandbox = startInRunsc([process.execPath, path.join('/repo', path.relative(REPO, BIN)), 'serve'], { env, cwd: '/' }, 'inherit');
+  const sandbox = startInRunsc([process.execPath, path.join('/repo', path.relative(REPO, BIN)), 'serve'], { env, cwd: '/' });
+  // The daemon's logs (warnings only) go to stderr: stdout is the benchmark's JSON document.
+  sandbox.child.stdout!.pipe(process.stderr);
+  sandbox.child.stderr!.pipe(process.stderr);
   let peak = 0;
   const rss = async () => {
     const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();

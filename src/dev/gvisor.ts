@@ -35,7 +35,7 @@ export interface RunscProcess {
 }
 
 /** Start `args` under runsc and return at once; the caller stops it. */
-export function startInRunsc(args: string[], opts: Omit<GvisorOptions, 'timeoutMs'>, stdio: 'pipe' | 'inherit' = 'pipe'): RunscProcess {
+export function startInRunsc(args: string[], opts: Omit<GvisorOptions, 'timeoutMs'>): RunscProcess {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gvisor-'));
   const bundle = path.join(dir, 'bundle');
   const state = path.join(dir, 'state');
@@ -74,7 +74,7 @@ export function startInRunsc(args: string[], opts: Omit<GvisorOptions, 'timeoutM
   };
   fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec, null, 1));
   const flags = ['--network=host', `--root=${state}`, ...(opts.seccomp ? ['--oci-seccomp'] : [])];
-  const child = spawn('runsc', [...flags, 'run', '--bundle', bundle, name], { stdio: ['ignore', stdio, stdio] });
+  const child = spawn('runsc', [...flags, 'run', '--bundle', bundle, name], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,
