@@ -5,7 +5,7 @@
 set -euo pipefail
 
 work_dir="${EXECUTOR_WORK_DIR:-/var/lib/agent-executor/runs}"
-sandbox_user="${EXECUTOR_SANDBOX_USER:-nobody}"
+sandbox_user="${EXECUTOR_SANDBOX_USER:-64000}"
 
 # A container restarted in place (after EXECUTOR_MAX_RUNS, or exit 3 on a dirty sandbox) keeps its
 # emptyDir volumes: start from a work dir and shared places with nothing of the sandbox user's in

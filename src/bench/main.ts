@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { ExecutorClient } from '../client/client.js';
-import { REPO, startInRunsc } from '../dev/gvisor.js';
+import { startInRunsc } from '../dev/gvisor.js';
 import { freePort, startPrivateRedis } from '../dev/redis-server.js';
 import type { TaskInput } from '../task/schema.js';
 import { quantiles, round, sleep, summarize, viaExecutor, type Latency } from './measure.js';
@@ -69,7 +69,7 @@ async function startExecutor(where: Where, redisUrl: string, stream: string, sta
     };
   }
   // Inside gVisor the daemon's pid is not this machine's: its memory comes from its /metrics.
-  const sandbox = startInRunsc([process.execPath, path.join('/repo', path.relative(REPO, BIN)), 'serve'], { env, cwd: '/' });
+  const sandbox = startInRunsc([process.execPath, BIN, 'serve'], { env, cwd: '/' });
   // The daemon's logs (warnings only) go to stderr: stdout is the benchmark's JSON document.
   sandbox.child.stdout!.pipe(process.stderr);
   sandbox.child.stderr!.pipe(process.stderr);
@@ -189,7 +189,7 @@ async function benchExecutor(where: Where, redisUrl: string, n: number, standby:
 
 async function rawIn(where: Where, n: number, dir: string): Promise<Record<string, ReturnType<typeof summarize>>> {
   if (where === 'native') return rawBaseline(n, dir);
-  const sandbox = startInRunsc([process.execPath, path.join('/repo', path.relative(REPO, RAW_BIN)), String(n), '/tmp'], { cwd: '/' });
+  const sandbox = startInRunsc([process.execPath, RAW_BIN, String(n), '/tmp'], { cwd: '/' });
   let stdout = '';
   sandbox.child.stdout!.on('data', (d) => (stdout += d));
   await new Promise((r) => sandbox.child.once('exit', r));

@@ -31,7 +31,7 @@ export const OPTIONS = {
     schema: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
     default: 'info',
   },
-  sandboxUser: { env: 'EXECUTOR_SANDBOX_USER', schema: name, default: 'nobody' },
+  sandboxUser: { env: 'EXECUTOR_SANDBOX_USER', schema: name, default: '64000' },
   allowSharedUser: { env: 'EXECUTOR_ALLOW_SHARED_USER', schema: flag, default: '0' },
   runtimesDir: { env: 'EXECUTOR_RUNTIMES_DIR', schema: z.string().min(1), default: DEFAULT_RUNTIMES_DIR },
   // As root, /tmp is replaced per run by a private tmpfs, so scratch directories live elsewhere.

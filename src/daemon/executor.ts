@@ -18,7 +18,7 @@ import type { RuntimeRegistry } from '../runtimes/load.js';
 import type { PreparedSandbox } from '../sandbox/prepare.js';
 import { parseTask } from '../task/parse.js';
 import { STANDBY_BOOTSTRAPS_DIR } from '../runtimes/load.js';
-import { StandbyPool, standbyRuntimes } from '../standby/pool.js';
+import { installBootstraps, StandbyPool, standbyRuntimes } from '../standby/pool.js';
 
 /** Why the executor stopped: every reason but `dirty` is a clean exit. */
 export type StopReason = 'recycled' | 'stopped' | 'dirty';
@@ -72,7 +72,7 @@ export class Executor {
             enabled,
             environment: (runtime) => deps.sandbox.runEnvironment(logger.child({ runtime, standby: true }), runtime),
             limits: effectiveLimits(this.maxima, undefined),
-            bootstrapsDir: STANDBY_BOOTSTRAPS_DIR,
+            bootstrapsDir: installBootstraps(STANDBY_BOOTSTRAPS_DIR, deps.sandbox.runEnvironment(logger).workDir),
             bootMs: config.standbyBootMs,
             logger,
           })

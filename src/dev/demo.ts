@@ -86,8 +86,8 @@ async function main(): Promise<void> {
       REDIS_URL: url,
       EXECUTOR_STREAM: stream,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      // The sweep kills every process of the sandbox user; on a shared machine a uid of the
-      // demo's own keeps it away from anything else that runs as nobody.
+      // The sweep kills every process of the sandbox users; on a shared machine uids of the
+      // demo's own keep it away from any other executor's.
       EXECUTOR_SANDBOX_USER: process.env.EXECUTOR_SANDBOX_USER ?? '64999',
       ...(asRoot ? {} : { EXECUTOR_ALLOW_SHARED_USER: '1' }),
     },

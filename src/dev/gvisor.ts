@@ -11,7 +11,15 @@ import { fileURLToPath } from 'node:url';
 // The capabilities the images document as needed (images/README.md), no more.
 export const EXECUTOR_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SYS_ADMIN', 'CAP_NET_ADMIN'];
 /** The repository (or installed package) root; mounted read-only at /repo inside the sandbox. */
-export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/**
+ * Where a path of this machine is seen inside the sandbox: files of the repository under /repo
+ * (a checkout under /tmp, say, is hidden by the sandbox's own /tmp), anything else unchanged.
+ */
+export function insideSandbox(p: string): string {
+  return p === REPO || p.startsWith(`${REPO}/`) ? `/repo${p.slice(REPO.length)}` : p;
+}
 const tmpfs = (destination: string, size: string, mode = '1777') => ({ destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', `mode=${mode}`, `size=${size}`] });
 
 export interface GvisorRun {
@@ -50,9 +58,9 @@ export function startInRunsc(args: string[], opts: Omit<GvisorOptions, 'timeoutM
       user: { uid: 0, gid: 0 },
       // As in the images, an init that reaps orphans is PID 1 (a killed orphan is a zombie until
       // reaped, and zombies count against the sandbox user's process limit).
-      args: ['/usr/bin/tini', '-s', '--', ...args],
+      args: ['/usr/bin/tini', '-s', '--', ...args.map(insideSandbox)],
       env: Object.entries({ PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...opts.env }).map(([k, v]) => `${k}=${v}`),
-      cwd: opts.cwd,
+      cwd: insideSandbox(opts.cwd),
       capabilities: { bounding: EXECUTOR_CAPABILITIES, effective: EXECUTOR_CAPABILITIES, permitted: EXECUTOR_CAPABILITIES },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: 65536, soft: 65536 }],
     },

@@ -10,7 +10,7 @@ import { notRunResult, type EffectiveLimits, type ExitResult, type SweepReport }
 import type { RuntimeProfile } from '../runtimes/schema.js';
 import type { SandboxCapabilities } from '../sandbox/capabilities.js';
 import type { SandboxIdentity } from '../sandbox/identity.js';
-import { wrapCommand } from '../sandbox/launcher.js';
+import { LAUNCHER_ENV, wrapCommand } from '../sandbox/launcher.js';
 import { findFilesOf, removeFilesOf } from '../sandbox/leftover-files.js';
 import type { Task } from '../task/schema.js';
 import { collectArtifacts, OUT_DIR, type ArtifactSink } from '../workspace/artifacts.js';
@@ -85,6 +85,12 @@ const CANCEL_GRACE_MS = 100;
 export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunHooks, standby?: Standby): Promise<RunReport> {
   const { task, profile, limits } = spec;
   const log = env.logger;
+  // A standby that died while it waited (killed from outside, say) is replaced by a fresh start.
+  if (standby && !standby.alive) {
+    log.warn('the standby died before its task was handed over; starting a fresh interpreter');
+    await standby.retire();
+    standby = undefined;
+  }
   const scratch = standby?.scratch ?? (await createScratch(env.workDir, env.identity));
   const timers = new AbortController();
   let meter: CpuMeter | undefined;
@@ -209,6 +215,9 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
   } finally {
     timers.abort();
     meter?.close();
+    // A standby the run never handed its task to (writing the task's files failed) is still
+    // waiting: end it, or it would outlive the run.
+    if (standby && !standby.handedOver) await standby.retire().catch(() => undefined);
     await scratch.remove();
   }
 }
@@ -241,8 +250,8 @@ async function launch(spec: RunSpec, env: RunEnvironment, scratch: Scratch, stan
     standby.handOver(task.args ?? [], runEnv, task.stdin);
     return { child: standby.child, exited: standby.exited, startupCpuMs };
   }
-  const argv = wrapCommand(buildArgv(profile, codeFile, task.args), isolationPlan(env, profile, limits));
-  const child = spawnSnippet({ argv, cwd: scratch.path, env: runEnv, stdin: task.stdin ?? '' });
+  const argv = wrapCommand(buildArgv(profile, codeFile, task.args), runEnv, isolationPlan(env, profile, limits));
+  const child = spawnSnippet({ argv, cwd: scratch.path, env: LAUNCHER_ENV, stdin: task.stdin ?? '' });
   const exited = new Promise<ProcessExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   if (child.pid === undefined) {
     const failed = await child;

@@ -1,5 +1,5 @@
 // Start a snippet's first process with execa: in its scratch directory, through the sandbox
-// launcher (which switches to the sandbox user), with a clean environment, in a session of its own
+// launcher (which switches to the sandbox user and sets the run's environment), in a session of its own
 // (so the tree can be signalled as a group), stdout and stderr piped raw (Buffers, no
 // re-encoding). stdin is always a pipe, ended after the task's stdin (if any), so that a fresh
 // interpreter and a standby one (whose stdin only arrives with its task) see the same kind of file.
@@ -9,7 +9,8 @@ import { execa, type ResultPromise } from 'execa';
 export interface SpawnRequest {
   argv: string[];
   cwd: string;
-  env: Record<string, string>;
+  /** The environment of the launcher (LAUNCHER_ENV), not the snippet's: that one is in argv. */
+  env: Readonly<Record<string, string>>;
   /** The task's stdin, written now; `undefined` leaves stdin open for the caller (a standby's handoff). */
   stdin: string | undefined;
   /** Also open descriptor 3, a socket to the process (a standby's handoff channel). */

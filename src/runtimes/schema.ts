@@ -41,6 +41,9 @@ export const runtimeProfileSchema = z
   .refine((p) => p.command.includes(FILE_PLACEHOLDER), {
     message: `command must contain ${FILE_PLACEHOLDER}`,
     path: ['command'],
-  });
+  })
+  // The launcher runs it through `env -i NAME=value... command`: a program name with `=` would be
+  // taken for one more variable.
+  .refine((p) => !p.command[0]!.includes('='), { message: 'the program (command[0]) must not contain "="', path: ['command'] });
 
 export type RuntimeProfile = z.output<typeof runtimeProfileSchema>;

@@ -16,16 +16,19 @@ export interface SandboxCapabilities {
   privateMounts: boolean;
   /** A per-run network namespace (loopback only). */
   networkNamespace: boolean;
+  /** A per-run IPC namespace: SysV and POSIX IPC objects die with the run. */
+  ipcNamespace: boolean;
 }
 
 export async function probeCapabilities(isRoot: boolean): Promise<SandboxCapabilities> {
   const sandbox = (await detectGvisor()) ? 'gvisor' : 'none';
-  if (!isRoot) return { sandbox, privateMounts: false, networkNamespace: false };
-  const [privateMounts, networkNamespace] = await Promise.all([
+  if (!isRoot) return { sandbox, privateMounts: false, networkNamespace: false, ipcNamespace: false };
+  const [privateMounts, networkNamespace, ipcNamespace] = await Promise.all([
     succeeds('unshare', ['--mount', '--propagation', 'private', 'true']),
     succeeds('unshare', ['--net', 'true']),
+    succeeds('unshare', ['--ipc', 'true']),
   ]);
-  return { sandbox, privateMounts, networkNamespace };
+  return { sandbox, privateMounts, networkNamespace, ipcNamespace };
 }
 
 // gVisor announces itself in its kernel log ("Starting gVisor...") and reports a fixed, fake

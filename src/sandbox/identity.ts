@@ -1,6 +1,6 @@
-// Who snippets run as. As root, a dedicated unprivileged user (default `nobody`), so a snippet
-// cannot read the daemon's environment or files, cannot signal it, and every process it leaves
-// behind can be found by its uid. As non-root there is no other user to switch to, so snippets
+// Who snippets run as. As root, dedicated unprivileged users (default uid 64000, one per
+// runtime), so a snippet cannot read the daemon's environment or files, cannot signal it, and
+// every process it leaves behind can be found by its uid. As non-root there is no other user to switch to, so snippets
 // would share the daemon's user: allowed only when asked for explicitly (local development).
 import fs from 'node:fs';
 import { ERROR_CODES, ExecutorError } from '../errors.js';
@@ -59,10 +59,58 @@ function lookupUser(spec: string): { uid: number; gid: number } {
  */
 export function identitiesByRuntime(base: SandboxIdentity, runtimeNames: readonly string[]): Map<string, SandboxIdentity> {
   const sorted = [...new Set(runtimeNames)].sort();
-  return new Map(
+  const identities = new Map<string, SandboxIdentity>(
     sorted.map((name, i) => [
       name,
       base.mode === 'dedicated' && i > 0 ? { mode: 'dedicated', uid: base.uid + i, gid: base.gid + i, name: `${base.name}+${i}` } : base,
     ]),
   );
+  if (base.mode === 'dedicated') checkDerivedIds(base, sorted.length);
+  return identities;
+}
+
+/**
+ * The derived ids must be the sandbox's alone: uid + i and gid + i are either unknown to the
+ * system or named after the base (`sandbox1`, `sandbox2`... as in the images). A collision could
+ * hand a snippet a real user's or group's files (gid + i landing on `disk`, say), and the sweep
+ * kills every process of a run's user.
+ */
+function checkDerivedIds(base: SandboxIdentity, count: number): void {
+  const passwd = readTable('/etc/passwd');
+  const groups = readTable('/etc/group');
+  const baseUser = passwd.get(base.uid);
+  const baseGroup = groups.get(base.gid);
+  for (let i = 1; i < count; i++) {
+    const [uid, gid] = [base.uid + i, base.gid + i];
+    if (uid >= 65535 || gid >= 65535) {
+      // 65535 is the 16-bit "no user", and ids past it are often unmapped in user namespaces.
+      throw new ExecutorError(ERROR_CODES.SANDBOX_USER, `EXECUTOR_SANDBOX_USER=${base.name}: runtime ${i} would run as uid ${uid}, gid ${gid}; choose a sandbox user below ${65535 - count} (each of the ${count} runtimes gets uid + i)`);
+    }
+    for (const [kind, table, id, owner] of [['user', passwd, uid, baseUser], ['group', groups, gid, baseGroup]] as const) {
+      const taken = table.get(id);
+      if (taken !== undefined && (owner === undefined || taken !== `${owner}${i}`)) {
+        throw new ExecutorError(
+          ERROR_CODES.SANDBOX_USER,
+          `EXECUTOR_SANDBOX_USER=${base.name}: runtime ${i} would run as ${kind} ${id}, which is "${taken}" on this system; ` +
+            `choose a sandbox user whose next ${count - 1} ids are free, or name them ${owner ?? '<base>'}1, ${owner ?? '<base>'}2...`,
+        );
+      }
+    }
+  }
+}
+
+/** id -> name from /etc/passwd or /etc/group (empty when unreadable). */
+function readTable(file: string): Map<number, string> {
+  const table = new Map<number, string>();
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return table;
+  }
+  for (const line of text.split('\n')) {
+    const [name, , id] = line.split(':');
+    if (name && id !== undefined && /^\d+$/.test(id)) table.set(Number(id), name);
+  }
+  return table;
 }

@@ -2,7 +2,7 @@
 // util-linux tool that execs the next, so the snippet ends up with the same pid the daemon spawned
 // (no wrapper process stays around) and its exit status and signal are its own:
 //
-//   unshare --mount --net      new mount and network namespaces (loopback only)
+//   unshare --mount --net --ipc  new mount, network (loopback only) and IPC namespaces
 //   bash -c 'mount -a ...'     fresh, size-limited /tmp, /var/tmp, /dev/shm, /run/lock (one
 //                              mount(8) for all, from a table written at start-up: each mount(8)
 //                              costs ~7 ms here); close every inherited descriptor above stderr;
@@ -10,6 +10,7 @@
 //                              CPU, address space
 //   setpriv                    sandbox uid/gid, no supplementary groups, no capabilities,
 //                              no_new_privs (setuid binaries cannot raise privileges)
+//   env -i NAME=value...       the run's environment, and nothing else, from here on
 //
 // Steps the machine does not allow (see capabilities.ts) are left out, and the daemon says so.
 import fs from 'node:fs';
@@ -35,11 +36,23 @@ export interface IsolationPlan {
   keepHandoffFd?: boolean;
 }
 
-export function wrapCommand(argv: readonly string[], plan: IsolationPlan): string[] {
+/** The only environment the launcher's own tools (root, until setpriv) ever see. */
+export const LAUNCHER_ENV: Readonly<Record<string, string>> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
+
+/**
+ * The command that runs `argv` with exactly the environment `env`, isolated as `plan` says. Spawn
+ * it with LAUNCHER_ENV: the run's environment (which holds the task's own variables) reaches no
+ * process before the switch to the sandbox user — in bash, the dynamic loader or the tools' own
+ * PATH lookups, variables such as BASH_ENV, LD_PRELOAD or PATH would run a task's code as root.
+ * It is applied last, by `env -i` running as the sandbox user.
+ */
+export function wrapCommand(argv: readonly string[], env: Readonly<Record<string, string>>, plan: IsolationPlan): string[] {
   const dedicated = plan.identity.mode === 'dedicated';
   const mounts = dedicated && plan.capabilities.privateMounts && plan.mountTable !== undefined;
   const netns = dedicated && plan.capabilities.networkNamespace && !plan.network;
-  const unshare = mounts || netns ? ['unshare', ...(mounts ? ['--mount', '--propagation', 'private'] : []), ...(netns ? ['--net'] : []), '--'] : [];
+  const ipcns = dedicated && plan.capabilities.ipcNamespace;
+  const namespaces = [...(mounts ? ['--mount', '--propagation', 'private'] : []), ...(netns ? ['--net'] : []), ...(ipcns ? ['--ipc'] : [])];
+  const unshare = namespaces.length > 0 ? ['unshare', ...namespaces, '--'] : [];
   const drop = dedicated
     ? ['setpriv', `--reuid=${plan.identity.uid}`, `--regid=${plan.identity.gid}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--']
     : [];
@@ -53,12 +66,10 @@ export function wrapCommand(argv: readonly string[], plan: IsolationPlan): strin
     // rlimits with the shell's builtin rather than prlimit(1): one exec less per start (an exec
     // costs ~4 ms here, tens of ms under gVisor). Set as root before setpriv, inherited across it.
     ...rlimitCommands(plan).map((c) => `${c} || exit 126`),
-    // The shell exports PWD, and its exec re-adds SHLVL; the snippet's environment must be
-    // exactly what the daemon built.
-    'unset PWD OLDPWD _',
-    `exec env -u SHLVL -- ${drop.map(sq).join(' ')} "$@"`,
+    `exec ${drop.map(sq).join(' ')} env -i -- "$@"`,
   ].join('\n');
-  return [...unshare, '/bin/bash', '--noprofile', '--norc', '-c', script, 'sandbox', ...argv];
+  const assignments = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return [...unshare, '/bin/bash', '--noprofile', '--norc', '-c', script, 'sandbox', ...assignments, ...argv];
 }
 
 /**
@@ -89,8 +100,12 @@ export function writeMountTable(dir: string, privateDirs: readonly string[], tmp
   const escape = (p: string) => p.replace(/[\s\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
   const lines = privateDirs.map((d) => `agent-executor-run ${escape(d)} tmpfs nosuid,nodev,mode=1777,size=${tmpBytes} 0 0`);
   const file = path.join(dir, '.private-mounts.fstab');
-  fs.writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o644 });
-  fs.chmodSync(file, 0o644);
+  // Written beside and renamed over: never through a symlink someone left at that name.
+  const temp = `${file}.${process.pid}.tmp`;
+  fs.rmSync(temp, { force: true });
+  fs.writeFileSync(temp, `${lines.join('\n')}\n`, { mode: 0o644, flag: 'wx' });
+  fs.chmodSync(temp, 0o644);
+  fs.renameSync(temp, file);
   return file;
 }
 

@@ -68,8 +68,13 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
     ...new Set([...privateDirs, ...(config.sweepDirs === 'auto' ? discoverWritablePlaces([workDir]) : splitDirs(config.sweepDirs)), workDir]),
   ];
   fs.mkdirSync(workDir, { recursive: true });
-  // Only root may list the scratch folders; each run may enter its own.
-  if (identity.mode === 'dedicated') fs.chmodSync(workDir, 0o711);
+  if (identity.mode === 'dedicated') {
+    // Scratch folders and the mount table are made here as root: the folder must be root's own.
+    const st = fs.lstatSync(workDir);
+    if (!st.isDirectory() || st.uid !== 0) throw configError(`EXECUTOR_WORK_DIR=${workDir} must be a folder owned by root (it is ${st.isDirectory() ? `owned by uid ${st.uid}` : 'not a folder'})`);
+    // Only root may list the scratch folders; each run may enter its own.
+    fs.chmodSync(workDir, 0o711);
+  }
   const mountTable = capabilities.privateMounts && identity.mode === 'dedicated' ? writeMountTable(workDir, privateDirs, config.tmpBytes) : undefined;
 
   logger.info(
@@ -80,6 +85,7 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
       userMode: identity.mode,
       privateMounts: capabilities.privateMounts && identity.mode === 'dedicated' ? privateDirs : [],
       networkNamespace: capabilities.networkNamespace,
+      ipcNamespace: capabilities.ipcNamespace,
       network: config.network,
       workDir,
       sweepPlaces,

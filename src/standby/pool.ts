@@ -3,6 +3,8 @@
 // beside it. The executor takes one for a task and starts the next only after that run has ended
 // and been swept: a start-up during the run would compete with it for the CPU, and under the same
 // uid it would be the running snippet's to tamper with.
+import fs from 'node:fs';
+import path from 'node:path';
 import { configError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EffectiveLimits } from '../protocol/result.js';
@@ -87,6 +89,22 @@ export class StandbyPool {
     this.waiting.clear();
     await Promise.all(all.map(async (p) => (await p)?.retire().catch(() => undefined)));
   }
+}
+
+/**
+ * Copy the bootstraps into the work dir (root's, never under a private tmpfs) and return where:
+ * the package itself may live somewhere a run cannot see, such as a checkout under /tmp, which each
+ * run's private /tmp hides.
+ */
+export function installBootstraps(from: string, workDir: string): string {
+  const to = path.join(workDir, '.standby');
+  fs.rmSync(to, { recursive: true, force: true });
+  fs.cpSync(from, to, { recursive: true, dereference: true });
+  for (const entry of fs.readdirSync(to, { recursive: true, withFileTypes: true })) {
+    fs.chmodSync(path.join(entry.parentPath, entry.name), entry.isDirectory() ? 0o755 : 0o644);
+  }
+  fs.chmodSync(to, 0o755);
+  return to;
 }
 
 /** Which runtimes get a standby, from EXECUTOR_STANDBY (`all`, `none` or names). */

@@ -11,10 +11,13 @@ import type { RunEnvironment } from '../run/run.js';
 import { buildArgv, buildEnv, isolationPlan } from '../run/command.js';
 import { spawnSnippet, type Snippet } from '../run/spawn.js';
 import { STANDBY_PLACEHOLDER, type RuntimeProfile } from '../runtimes/schema.js';
-import { rlimitCommands, wrapCommand } from '../sandbox/launcher.js';
+import { LAUNCHER_ENV, rlimitCommands, wrapCommand } from '../sandbox/launcher.js';
 import type { Task } from '../task/schema.js';
 import { OUT_DIR } from '../workspace/artifacts.js';
 import { createScratch, type Scratch } from '../workspace/scratch.js';
+
+/** The handoff's last field (see the bootstraps). */
+const HANDOFF_END = '.end';
 
 export interface ProcessExit {
   code: number | null;
@@ -23,7 +26,7 @@ export interface ProcessExit {
 
 export class Standby {
   private exit: ProcessExit | undefined;
-  private handedOver = false;
+  private handed = false;
 
   private constructor(
     readonly profile: NonNullable<RuntimeProfile['standby']> & { runtime: string },
@@ -53,9 +56,9 @@ export class Standby {
         EXECUTOR_STANDBY_FD: '3',
       };
       const child = spawnSnippet({
-        argv: wrapCommand(buildArgv(profile, path.join(scratch.path, profile.file)), plan),
+        argv: wrapCommand(buildArgv(profile, path.join(scratch.path, profile.file)), bootEnv, plan),
         cwd: scratch.path,
-        env: bootEnv,
+        env: LAUNCHER_ENV,
         stdin: undefined,
         handoff: true,
       });
@@ -89,6 +92,11 @@ export class Standby {
     return this.exit === undefined;
   }
 
+  /** Whether a task has been handed to it (from then on it is a run, swept as one). */
+  get handedOver(): boolean {
+    return this.handed;
+  }
+
   /**
    * Whether this standby can run `task` exactly as a fresh interpreter would: the same rlimits,
    * and no variable in the task's env that the interpreter reads only while starting.
@@ -96,7 +104,9 @@ export class Standby {
   fits(task: Task, limits: EffectiveLimits, env: RunEnvironment): boolean {
     const rlimits = rlimitCommands({ limits, identity: env.identity, addressSpaceBytes: env.addressSpaceBytes }).join(' ');
     if (rlimits !== this.rlimits) return false;
-    const patterns = this.profile.startupEnv;
+    // PATH and HOME are read at start-up by every runtime (which interpreter runs, user site and
+    // module folders): a task that sets them gets the fresh start that honours them.
+    const patterns = ['PATH', 'HOME', ...this.profile.startupEnv];
     return Object.keys(task.env ?? {}).every((name) => !patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p)));
   }
 
@@ -105,19 +115,23 @@ export class Standby {
    * input files must already be in the scratch directory.
    */
   handOver(args: readonly string[], env: Record<string, string>, stdin: string | undefined): void {
-    this.handedOver = true;
+    this.handed = true;
     this.child.stdin?.end(stdin ?? '');
-    const fields = [String(args.length), ...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
+    // The last field marks the end: a handoff cut short (the daemon dying mid-write) is refused.
+    const fields = [String(args.length), ...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), HANDOFF_END];
     this.channel.end(`${fields.join('\0')}\0`);
   }
 
   /** End an unused standby: kill it, wait for it, delete its scratch directory. */
   async retire(): Promise<void> {
-    if (this.handedOver) throw new Error('a standby that ran a task is swept as a run, not retired');
-    try {
-      process.kill(-this.pid, 'SIGKILL');
-    } catch {
-      // already gone
+    if (this.handed) throw new Error('a standby that ran a task is swept as a run, not retired');
+    // Once it has exited its pid may belong to someone else: signal only a live standby.
+    if (this.alive) {
+      try {
+        process.kill(-this.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
     }
     this.channel.destroy();
     await this.exited;

@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ERROR_CODES, ExecutorError } from '../errors.js';
 import type { TaskFile } from '../task/schema.js';
+import { OUT_DIR } from './artifacts.js';
 
 
 export function decodedSize(file: TaskFile): number {
@@ -19,6 +20,7 @@ export function checkInputFiles(files: readonly TaskFile[], maxBytes: number, re
   const seen = new Set<string>();
   for (const f of files) {
     if (reserved.includes(f.path.split('/')[0]!)) return `files: "${f.path}" would replace the executor's own ${f.path.split('/')[0]}`;
+    if (f.path === OUT_DIR) return `files: "${OUT_DIR}" is the folder artifacts are collected from; it cannot be a file (files inside it are fine)`;
     if (seen.has(f.path)) return `files: "${f.path}" is given twice`;
     for (const other of seen) {
       if (f.path.startsWith(`${other}/`) || other.startsWith(`${f.path}/`)) return `files: "${f.path}" and "${other}" cannot both exist (one is inside the other)`;

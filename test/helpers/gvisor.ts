@@ -18,10 +18,7 @@ if (gvisorAvailable.skip && process.env.CI === 'true') {
   throw new Error(`CI=true but the gVisor tests cannot run: ${gvisorAvailable.reason}`);
 }
 
-/**
- * Run `args` under runsc. The repository is also mounted read-only at /repo, so that a checkout
- * hidden by one of the tmpfs mounts (one under /tmp, say) stays reachable.
- */
+/** Run `args` under runsc; paths in the repository are mapped to /repo (see insideSandbox). */
 export async function runInGvisor(args: string[], env: Record<string, string>, cwd: string, timeoutMs: number): Promise<GvisorRun> {
   return runInRunsc(args, { env, cwd, timeoutMs });
 }

@@ -36,6 +36,24 @@ describe.skipIf(needsRoot.skip)(`runs as a sandbox user ${needsRoot.reason}`, ()
     expect(sig.result).toMatchObject({ status: 'error', exitCode: null, signal: 'SIGSEGV' });
   });
 
+  it('keeps the task environment away from the launcher, which runs as root until setpriv', async () => {
+    // Every program the launcher runs, planted in the scratch directory and put first on the
+    // task's PATH, plus a BASH_ENV that bash would expand: none may run before the uid switch.
+    const planted = ['unshare', 'bash', 'mount', 'ip', 'setpriv', 'env'].map((name) => ({
+      path: name,
+      content: `#!/bin/sh\necho "planted ${name} ran as uid $(id -u)" >&2\n`,
+      encoding: 'utf8' as const,
+      mode: 0o755,
+    }));
+    const r = await runSnippet('python', 'import os\nprint("snippet as", os.getuid())', {
+      env: { PATH: '.:/usr/local/bin:/usr/bin:/bin', BASH_ENV: '$(echo BASH_ENV expanded as uid $(id -u) >&2)' },
+      files: planted,
+    });
+    expect(r.stderr.toString()).not.toMatch(/planted|BASH_ENV expanded/);
+    expect(r.stdout.toString()).toBe(`snippet as ${identity.uid}\n`);
+    expect(r.result.status).toBe('ok');
+  });
+
   it('runs as the sandbox user with an environment built from scratch', async () => {
     process.env.REDIS_URL ??= 'redis://secret';
     const r = await runSnippet(

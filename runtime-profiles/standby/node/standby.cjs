@@ -6,11 +6,16 @@
 // traces). Without EXECUTOR_STANDBY_FD it does nothing.
 //
 // Handoff on that descriptor (a socket): this side writes "R" once ready; the executor then writes
-// `<n>\0<arg 1>\0...<arg n>\0<NAME=value>\0...` and shuts down its end.
+// `<n>\0<arg 1>\0...<arg n>\0<NAME=value>\0....end\0` and shuts down its end.
 'use strict';
 (() => {
   const fdText = process.env.EXECUTOR_STANDBY_FD;
-  if (fdText === undefined) return;
+  // Without it (a Worker thread: NODE_OPTIONS applies to those too) there is nothing to wait for;
+  // leave no trace either.
+  if (fdText === undefined) {
+    delete require.cache[__filename];
+    return;
+  }
   const fs = require('node:fs');
   const fd = Number(fdText);
   // Node creates process.stdout and process.stderr on first use, which costs a fresh process
@@ -36,9 +41,12 @@
   // Retired without a task (shutdown, or a task this standby does not fit).
   if (chunks.length === 0) process.reallyExit(0);
   const fields = Buffer.concat(chunks).toString('utf8').split('\0');
+  // A complete handoff ends with ".end" (then the empty string after the last NUL); anything else
+  // was cut short, and the snippet must not run with half its arguments or environment.
+  if (fields.at(-2) !== '.end' || fields.at(-1) !== '') process.reallyExit(70);
   const count = Number(fields[0]);
   const args = fields.slice(1, 1 + count);
-  const env = fields.slice(1 + count).filter((f) => f !== '');
+  const env = fields.slice(1 + count, -2);
 
   for (const name of Object.keys(process.env)) delete process.env[name];
   for (const pair of env) {

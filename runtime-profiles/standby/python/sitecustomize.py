@@ -6,7 +6,7 @@
 # sys.argv, sys.path[0], tracebacks). Without EXECUTOR_STANDBY_FD it does nothing.
 #
 # Handoff on that descriptor (a socket): this side writes b"R" once ready; the executor then
-# writes `<n>\0<arg 1>\0...<arg n>\0<NAME=value>\0...` and shuts down its end.
+# writes `<n>\0<arg 1>\0...<arg n>\0<NAME=value>\0....end\0` and shuts down its end.
 def _standby():
     import os
     import sys
@@ -28,9 +28,13 @@ def _standby():
         # Retired without a task (shutdown, or a task this standby does not fit).
         os._exit(0)
     fields = b"".join(chunks).split(b"\0")
+    # A complete handoff ends with b".end" (then the empty string after the last NUL); anything
+    # else was cut short, and the snippet must not run with half its arguments or environment.
+    if fields[-2:] != [b".end", b""]:
+        os._exit(70)
     count = int(fields[0])
     args = fields[1 : 1 + count]
-    env = [f for f in fields[1 + count :] if f]
+    env = fields[1 + count : -2]
 
     os.environ.clear()
     for pair in env:
@@ -42,7 +46,8 @@ def _standby():
         time.tzset()
     decoded = [os.fsdecode(a) for a in args]
     sys.argv[1:] = decoded
-    sys.orig_argv.extend(decoded)
+    if hasattr(sys, "orig_argv"):  # Python 3.10+
+        sys.orig_argv.extend(decoded)
 
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if p != here]
