@@ -17,7 +17,7 @@ describe('loadConfig', () => {
     expect(c.outputBytes).toBe(1_048_576);
     expect(c.resultTtlS).toBe(3600);
     expect(c.logLevel).toBe('info');
-    expect(c.sandboxUser).toBe('nobody');
+    expect(c.sandboxUser).toBe('64000');
     expect(c.allowSharedUser).toBe(false);
   });
 

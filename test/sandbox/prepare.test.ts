@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { resolveSandboxIdentity } from '../../src/sandbox/identity.js';
+import fs from 'node:fs';
+import { identitiesByRuntime, resolveSandboxIdentity } from '../../src/sandbox/identity.js';
 import { prepareSandbox } from '../../src/sandbox/prepare.js';
 import { needsRoot } from '../helpers/env.js';
 import { testSandboxConfig } from '../helpers/run.js';
@@ -25,5 +26,20 @@ describe.skipIf(needsRoot.skip)(`sandbox preparation ${needsRoot.reason}`, () =>
     expect(resolveSandboxIdentity({ sandboxUser: '1234:5678', allowSharedUser: false })).toMatchObject({ uid: 1234, gid: 5678 });
     expect(() => resolveSandboxIdentity({ sandboxUser: 'root', allowSharedUser: false })).toThrow(/is root/);
     expect(() => resolveSandboxIdentity({ sandboxUser: 'no-such-user-x', allowSharedUser: false })).toThrow(/no such user/);
+  });
+
+  it('gives each runtime its own uid and gid, and refuses ids that belong to someone else', () => {
+    const base = { mode: 'dedicated' as const, uid: 62990, gid: 62990, name: '62990' };
+    const ids = identitiesByRuntime(base, ['python', 'bash', 'node']);
+    expect([...ids].map(([name, id]) => [name, id.uid, id.gid])).toEqual([
+      ['bash', 62990, 62990],
+      ['node', 62991, 62991],
+      ['python', 62992, 62992],
+    ]);
+    // The 16-bit "no user" (65535) is never handed out.
+    expect(() => identitiesByRuntime({ ...base, uid: 65534, gid: 65534, name: 'nobody' }, ['a', 'b'])).toThrow(/would run as uid 65535/);
+    // gid + 1 landing on an existing group of this machine (a real one, with files of its own).
+    const [group, , gid] = fs.readFileSync('/etc/group', 'utf8').split('\n').map((l) => l.split(':')).find((f) => Number(f[2]) > 1)!;
+    expect(() => identitiesByRuntime({ ...base, gid: Number(gid) - 1 }, ['a', 'b'])).toThrow(new RegExp(`group ${gid}, which is "${group}"`));
   });
 });
