@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { ExecutorClient } from '../client/client.js';
-import { startInRunsc } from '../dev/gvisor.js';
+import { runInRunsc, startInRunsc } from '../dev/gvisor.js';
 import { freePort, startPrivateRedis } from '../dev/redis-server.js';
 import type { TaskInput } from '../task/schema.js';
 import { quantiles, round, sleep, summarize, viaExecutor, type Latency } from './measure.js';
@@ -189,12 +189,9 @@ async function benchExecutor(where: Where, redisUrl: string, n: number, standby:
 
 async function rawIn(where: Where, n: number, dir: string): Promise<Record<string, ReturnType<typeof summarize>>> {
   if (where === 'native') return rawBaseline(n, dir);
-  const sandbox = startInRunsc([process.execPath, RAW_BIN, String(n), '/tmp'], { cwd: '/' });
-  let stdout = '';
-  sandbox.child.stdout!.on('data', (d) => (stdout += d));
-  await new Promise((r) => sandbox.child.once('exit', r));
-  await sandbox.stop();
-  return JSON.parse(stdout) as Record<string, ReturnType<typeof summarize>>;
+  const r = await runInRunsc([process.execPath, RAW_BIN, String(n), '/tmp'], { cwd: '/', timeoutMs: 30 * 60_000 });
+  if (r.code !== 0) throw new Error(`the raw baseline under gVisor failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, ReturnType<typeof summarize>>;
 }
 
 async function benchWhere(where: Where, redisUrl: string, n: number, dir: string): Promise<Record<string, unknown>> {

@@ -72,7 +72,7 @@ export class Executor {
             enabled,
             environment: (runtime) => deps.sandbox.runEnvironment(logger.child({ runtime, standby: true }), runtime),
             limits: effectiveLimits(this.maxima, undefined),
-            bootstrapsDir: installBootstraps(STANDBY_BOOTSTRAPS_DIR, deps.sandbox.runEnvironment(logger).workDir),
+            bootstrapsDir: installBootstraps(STANDBY_BOOTSTRAPS_DIR, deps.sandbox.workDir),
             bootMs: config.standbyBootMs,
             logger,
           })

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { collectOutput, type ChildOutput } from './child-output.js';
 
 // The capabilities the images document as needed (images/README.md), no more.
 export const EXECUTOR_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SYS_ADMIN', 'CAP_NET_ADMIN'];
@@ -22,11 +23,7 @@ export function insideSandbox(p: string): string {
 }
 const tmpfs = (destination: string, size: string, mode = '1777') => ({ destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', `mode=${mode}`, `size=${size}`] });
 
-export interface GvisorRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type GvisorRun = ChildOutput;
 
 export interface GvisorOptions {
   env?: Record<string, string>;
@@ -106,23 +103,8 @@ export function startInRunsc(args: string[], opts: Omit<GvisorOptions, 'timeoutM
 /** Run `args` under runsc to the end (or the timeout), collecting its output. */
 export async function runInRunsc(args: string[], opts: GvisorOptions): Promise<GvisorRun> {
   const sandbox = startInRunsc(args, opts);
-  const { child } = sandbox;
   try {
-    return await new Promise<GvisorRun>((resolve, reject) => {
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.on('data', (d) => (stdout += d));
-      child.stderr!.on('data', (d) => (stderr += d));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`runsc ${args.join(' ')} did not finish in ${opts.timeoutMs} ms; stdout: ${stdout.slice(-2000)} stderr: ${stderr.slice(-2000)}`));
-      }, opts.timeoutMs);
-      child.once('error', reject);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    return await collectOutput(sandbox.child, opts.timeoutMs, `runsc ${args.join(' ')}`);
   } finally {
     await sandbox.stop();
   }

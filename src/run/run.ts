@@ -35,8 +35,7 @@ export interface RunEnvironment {
   capabilities: SandboxCapabilities;
   /** Executor-wide network permission; a runtime profile may also allow it. */
   network: boolean;
-  privateDirs: readonly string[];
-  /** The fstab of those private mounts (see writeMountTable). */
+  /** The fstab of the private tmpfs mounts each run gets (see writeMountTable); undefined: none. */
   mountTable: string | undefined;
   /** Writable places searched for (and cleared of) the sandbox user's files after each run. */
   sweepPlaces: readonly string[];
@@ -308,9 +307,7 @@ async function sampleUsage(
 async function sweepFiles(env: RunEnvironment, left: ProcessScopeLeft, scratchPath: string): Promise<SweepReport> {
   const problems = left.survivors.map((p) => `process ${p.pid} (state ${p.state}, parent ${p.ppid}) of the sandbox user survived the kill`);
   if (env.identity.mode === 'dedicated') {
-    // Places the run saw as a private tmpfs (gone with its mount namespace) cannot hold its files.
-    const privateMounts = env.capabilities.privateMounts ? new Set(env.privateDirs) : new Set<string>();
-    const places = env.sweepPlaces.filter((p) => !privateMounts.has(p));
+    const places = env.sweepPlaces;
     // The run's own scratch directory is removed whole afterwards; anything else is a leftover.
     const others = (found: string[]) => found.filter((p) => p !== scratchPath);
     const removed = others(await removeFilesOf(env.identity.uid, places, scratchPath));

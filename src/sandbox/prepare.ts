@@ -20,6 +20,8 @@ export interface PreparedSandbox {
   capabilities: SandboxCapabilities;
   privateDirs: string[];
   sweepPlaces: string[];
+  /** Where scratch directories are made (root's own). */
+  workDir: string;
   /** The environment every run of `runtime` gets, logging through `logger`. */
   runEnvironment(logger: Logger, runtime?: string): RunEnvironment;
 }
@@ -59,14 +61,17 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
   }
   const privateDirs = splitDirs(config.privateDirs);
   const workDir = path.resolve(config.workDir);
-  if (capabilities.privateMounts && identity.mode === 'dedicated') {
+  // Whether each run gets fresh tmpfs mounts over privateDirs.
+  const privateMounts = capabilities.privateMounts && identity.mode === 'dedicated';
+  if (privateMounts) {
     const hidden = privateDirs.find((d) => workDir === d || workDir.startsWith(`${d}/`));
     if (hidden) throw configError(`EXECUTOR_WORK_DIR=${workDir} is inside ${hidden}, which every run replaces with a private tmpfs; choose a folder outside ${privateDirs.join(', ')}`);
   }
-  // Where files of the sandbox user are looked for (and deleted) after every run.
+  // Where files of the sandbox user are looked for (and deleted) after every run: every place a
+  // run can write to, except those it sees as a private tmpfs (gone with its mount namespace).
   const sweepPlaces = [
     ...new Set([...privateDirs, ...(config.sweepDirs === 'auto' ? discoverWritablePlaces([workDir]) : splitDirs(config.sweepDirs)), workDir]),
-  ];
+  ].filter((p) => !(privateMounts && privateDirs.includes(p)));
   fs.mkdirSync(workDir, { recursive: true });
   if (identity.mode === 'dedicated') {
     // Scratch folders and the mount table are made here as root: the folder must be root's own.
@@ -75,7 +80,7 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
     // Only root may list the scratch folders; each run may enter its own.
     fs.chmodSync(workDir, 0o711);
   }
-  const mountTable = capabilities.privateMounts && identity.mode === 'dedicated' ? writeMountTable(workDir, privateDirs, config.tmpBytes) : undefined;
+  const mountTable = privateMounts ? writeMountTable(workDir, privateDirs, config.tmpBytes) : undefined;
 
   logger.info(
     {
@@ -83,7 +88,7 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
       user: identity.name,
       uids: Object.fromEntries([...identities].map(([name, id]) => [name, id.uid])),
       userMode: identity.mode,
-      privateMounts: capabilities.privateMounts && identity.mode === 'dedicated' ? privateDirs : [],
+      privateMounts: privateMounts ? privateDirs : [],
       networkNamespace: capabilities.networkNamespace,
       ipcNamespace: capabilities.ipcNamespace,
       network: config.network,
@@ -101,11 +106,11 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
     capabilities,
     privateDirs,
     sweepPlaces,
+    workDir,
     runEnvironment: (log, runtime) => ({
       identity: (runtime === undefined ? undefined : identities.get(runtime)) ?? identity,
       capabilities,
       network: config.network === 'allow',
-      privateDirs,
       mountTable,
       sweepPlaces,
       addressSpaceBytes: config.addressSpaceBytes,

@@ -5,6 +5,9 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { collectOutput, tail } from '../../../src/dev/child-output.js';
+
+export { tail };
 
 // Debian's docker.io client, not a newer one that may come first on PATH.
 export const DOCKER = '/usr/bin/docker';
@@ -47,34 +50,13 @@ export interface CommandOptions {
 }
 
 /** Run a command to completion within a bounded time; reject on a non-zero exit (unless allowed). */
-export function run(file: string, args: string[], opts: CommandOptions): Promise<CommandResult> {
+export async function run(file: string, args: string[], opts: CommandOptions): Promise<CommandResult> {
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: [opts.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-    if (opts.input) opts.input.pipe(child.stdin!);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${file} ${args.join(' ')}: no exit within ${opts.timeoutMs} ms\n${tail(stdout)}\n${tail(stderr)}`));
-    }, opts.timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      const result = { code, stdout, stderr, ms: Date.now() - started };
-      if (code !== 0 && !opts.allowFailure) reject(new Error(`${file} ${args.join(' ')} exited with ${code}\n${tail(stdout)}\n${tail(stderr)}`));
-      else resolve(result);
-    });
-  });
-}
-
-export function tail(text: string, chars = 4000): string {
-  return text.length > chars ? `…${text.slice(-chars)}` : text;
+  const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: [opts.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  if (opts.input) opts.input.pipe(child.stdin!);
+  const { code, stdout, stderr } = await collectOutput(child, opts.timeoutMs, `${file} ${args.join(' ')}`);
+  if (code !== 0 && !opts.allowFailure) throw new Error(`${file} ${args.join(' ')} exited with ${code}\n${tail(stdout)}\n${tail(stderr)}`);
+  return { code, stdout, stderr, ms: Date.now() - started };
 }
 
 export interface PrivateDocker {
