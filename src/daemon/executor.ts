@@ -94,7 +94,7 @@ export class Executor {
         sandbox: sandbox.capabilities.sandbox,
         sandboxUser: sandbox.identity.name,
         runtimes: [...runtimes.keys()],
-        standby: this.standbys ? [...standbyRuntimes(config.standby, runtimes)] : [],
+        standby: this.standbys?.runtimes ?? [],
       },
       'executor started',
     );

@@ -38,6 +38,11 @@ export class StandbyPool {
 
   constructor(private readonly opts: StandbyPoolOptions) {}
 
+  /** The runtimes that keep a standby. */
+  get runtimes(): string[] {
+    return [...this.opts.enabled];
+  }
+
   /** Start a standby for `runtime` unless one is already there (or standby is off for it). */
   warm(runtime: string): void {
     if (this.closed || !this.opts.enabled.has(runtime) || this.waiting.has(runtime)) return;
