@@ -12,7 +12,9 @@ export const isRoot = process.getuid?.() === 0;
  */
 export function sandboxUid(offset = 0): number {
   const worker = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 1);
-  return 62_000 + worker * 200 + offset * 10;
+  // TEST_UID_BASE: two checkouts testing on one machine at once must not share uids either.
+  const base = Number(process.env.TEST_UID_BASE ?? 62_000);
+  return base + worker * 200 + offset * 10;
 }
 
 export function redisUrl(): string {
