@@ -33,6 +33,7 @@ export function isolationPlan(env: RunEnvironment, profile: RuntimeProfile, limi
     capabilities: env.capabilities,
     network: env.network || profile.network,
     mountTable: env.mountTable,
+    privateDirs: env.privateDirs,
     addressSpaceBytes: env.addressSpaceBytes,
     limits,
   };

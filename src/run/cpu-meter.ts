@@ -1,9 +1,12 @@
-// CPU (and memory) used by a whole run, sampled with pidusage over every process of the run's scope. The
-// kernel counts per process; a budget for the tree has to add them up. A process that exits keeps
-// contributing the CPU it was last seen with, so forking short-lived workers does not reset the
-// count. A process that lives and dies between two samples (under 50 ms by default) is not seen;
-// each process also has RLIMIT_CPU as a backstop (see sandbox/launcher.ts).
-import pidusage from 'pidusage';
+// CPU (and memory) used by a whole run. The kernel counts per process; a budget for the tree has
+// to add them up. With the run's init (sandbox/run-init.ts) nothing is lost: every process of the
+// run is reaped by a process of the run or by the init, so the CPU of a process that lived for a
+// microsecond ends up in its reaper's children's times. The run's total is the init's children's
+// times plus, for each live process, its own and its reaped children's. The init is read before
+// the others: a process reaped in between is then missed for one sample, never counted twice.
+// Without an init (a shared user, development only) a process that lives and dies between two
+// samples is not seen; RLIMIT_CPU is the backstop there.
+import { readProc, type ProcInfo } from './proc-table.js';
 
 export interface UsageSample {
   /** CPU of the whole run so far, ms. */
@@ -14,40 +17,50 @@ export interface UsageSample {
 
 export class CpuMeter {
   private readonly lastSeen = new Map<number, number>();
-  private readonly startupMs: number;
+  private best = 0;
+  private final: number | undefined;
 
   /**
-   * `startup`: a process that was started before the run (a standby interpreter) and the CPU it
-   * had used by then, which is not the run's.
+   * `initPid`: the run's init, whose reaped children are the run's; `startupMs`: CPU the run had
+   * used before its task was handed over (a standby's start-up), which is not the task's.
    */
-  constructor(startup?: { pid: number; cpuMs: number }) {
-    if (startup) this.lastSeen.set(startup.pid, startup.cpuMs);
-    this.startupMs = startup?.cpuMs ?? 0;
+  constructor(
+    private readonly initPid: number | undefined,
+    private readonly startupMs = 0,
+  ) {}
+
+  /** The init's CPU figure, if there is an init (read it before the members). */
+  async readInit(): Promise<number> {
+    if (this.initPid === undefined) return 0;
+    return (await readProc(this.initPid))?.childCpuMs ?? 0;
   }
 
-  /** Sample the given pids: the run's CPU total so far and its resident memory now. */
-  async sample(pids: readonly number[]): Promise<UsageSample> {
+  /** Record one sample: `initChildMs` from readInit(), then the run's processes. */
+  record(initChildMs: number, members: readonly ProcInfo[]): UsageSample {
     let rssBytes = 0;
-    if (pids.length > 0) {
-      const stats = await pidusage(pids as number[]).catch(() => ({}) as Record<string, pidusage.Status | undefined>);
-      for (const pid of pids) {
-        const s = (stats as Record<string, pidusage.Status | undefined>)[String(pid)];
-        if (!s) continue;
-        this.lastSeen.set(pid, Math.max(this.lastSeen.get(pid) ?? 0, s.ctime));
-        rssBytes += s.memory;
-      }
+    let sum = initChildMs;
+    for (const p of members) {
+      rssBytes += p.rssBytes;
+      if (this.initPid !== undefined) sum += p.cpuMs + p.childCpuMs;
+      else this.lastSeen.set(p.pid, Math.max(this.lastSeen.get(p.pid) ?? 0, p.cpuMs));
     }
+    if (this.initPid === undefined) sum = [...this.lastSeen.values()].reduce((a, b) => a + b, 0);
+    this.best = Math.max(this.best, sum);
     return { cpuMs: this.totalMs, rssBytes };
   }
 
-  get totalMs(): number {
-    let total = 0;
-    for (const ms of this.lastSeen.values()) total += ms;
-    return Math.max(0, total - this.startupMs);
+  /** The init's own count once the run is over: every process's CPU, exactly. */
+  finish(allCpuMs: number | undefined): void {
+    if (allCpuMs !== undefined) this.final = Math.max(allCpuMs, this.best);
   }
 
-  /** Release pidusage's cached /proc file handles. */
-  close(): void {
-    pidusage.clear();
+  get totalMs(): number {
+    return Math.max(0, (this.final ?? this.best) - this.startupMs);
   }
+}
+
+/** CPU used so far by the processes of `uid` and the children `initPid` has reaped, ms. */
+export async function cpuSoFar(initPid: number | undefined, members: () => Promise<ProcInfo[]>): Promise<number> {
+  const meter = new CpuMeter(initPid);
+  return meter.record(await meter.readInit(), await members()).cpuMs;
 }

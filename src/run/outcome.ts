@@ -8,6 +8,8 @@ export type TerminationReason = 'timeout' | 'cpu_limit' | 'output_limit' | 'memo
 export interface RunFacts extends Omit<ExitResult, 'status' | 'error' | 'sweep' | 'artifacts'> {
   reason: TerminationReason | undefined;
   limits: EffectiveLimits;
+  /** For SIGXFSZ: whether a file of the run had reached the limit (undefined: not known). */
+  fileSizeReached?: boolean;
   /** Set when the output could not be delivered. */
   deliveryError?: string;
   sweep: SweepReport;
@@ -49,8 +51,10 @@ function statusOf(f: RunFacts): { status: RunStatus; error?: string } {
     case undefined:
       break;
   }
-  // The kernel's own rlimits end a process with these signals.
-  if (f.signal === 'SIGXCPU') return { status: 'cpu_limit', error: `CPU rlimit reached (backstop of the ${f.limits.cpuMs} ms budget)` };
-  if (f.signal === 'SIGXFSZ') return { status: 'file_size_limit', error: `file size limit of ${f.limits.fileSizeBytes} bytes exceeded` };
+  // The kernel's own rlimits end a process with these signals, but a snippet can send them to
+  // itself too: a limit is reported only when one was reached. A process reaches its RLIMIT_CPU
+  // (a second above the budget) only after the run's CPU has passed the budget.
+  if (f.signal === 'SIGXCPU' && f.cpuMs >= f.limits.cpuMs) return { status: 'cpu_limit', error: `CPU rlimit reached (backstop of the ${f.limits.cpuMs} ms budget)` };
+  if (f.signal === 'SIGXFSZ' && f.fileSizeReached) return { status: 'file_size_limit', error: `file size limit of ${f.limits.fileSizeBytes} bytes exceeded` };
   return f.exitCode === 0 ? { status: 'ok' } : { status: 'error' };
 }

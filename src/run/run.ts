@@ -10,19 +10,23 @@ import { notRunResult, type EffectiveLimits, type ExitResult, type SweepReport }
 import type { RuntimeProfile } from '../runtimes/schema.js';
 import type { SandboxCapabilities } from '../sandbox/capabilities.js';
 import type { SandboxIdentity } from '../sandbox/identity.js';
-import { LAUNCHER_ENV, wrapCommand } from '../sandbox/launcher.js';
+import { LAUNCHER_ENV, statusFd, usesPidNamespace, wrapCommand } from '../sandbox/launcher.js';
 import { findFilesOf, removeFilesOf } from '../sandbox/leftover-files.js';
 import type { Task } from '../task/schema.js';
 import { collectArtifacts, OUT_DIR, type ArtifactSink } from '../workspace/artifacts.js';
 import { writeInputFiles } from '../workspace/input-files.js';
 import { createScratch, type Scratch } from '../workspace/scratch.js';
-import type { ProcessExit, Standby } from '../standby/standby.js';
+import type { Readable } from 'node:stream';
+import { RunInit, type ProcessExit } from '../sandbox/run-init.js';
+import type { Standby } from '../standby/standby.js';
 import { buildArgv, buildEnv, isolationPlan } from './command.js';
 import { CpuMeter } from './cpu-meter.js';
+import { memoryOutsideRss } from './memory.js';
 import { toExitResult, type TerminationReason } from './outcome.js';
 import { createProcessScope, type ProcessScope } from './process-scope.js';
+import { snippetExit } from './snippet-exit.js';
 import { spawnSnippet, type Snippet } from './spawn.js';
-import { awaitReaping, sweep, terminateRun, type ProcessScopeLeft } from './terminate.js';
+import { finishRun, terminateRun, type ProcessScopeLeft, type RunProcesses } from './terminate.js';
 
 export interface RunSpec {
   task: Task;
@@ -37,6 +41,8 @@ export interface RunEnvironment {
   network: boolean;
   /** The fstab of the private tmpfs mounts each run gets (see writeMountTable); undefined: none. */
   mountTable: string | undefined;
+  /** The folders those mounts cover (their files count as the run's memory). */
+  privateDirs: readonly string[];
   /** Writable places searched for (and cleared of) the sandbox user's files after each run. */
   sweepPlaces: readonly string[];
   addressSpaceBytes: number;
@@ -92,29 +98,34 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
   }
   const scratch = standby?.scratch ?? (await createScratch(env.workDir, env.identity));
   const timers = new AbortController();
-  let meter: CpuMeter | undefined;
   try {
     const launched = await launch(spec, env, scratch, standby);
     if ('result' in launched) return launched;
-    const { child, exited, startupCpuMs } = launched;
+    const { child, init, exited, rootExited, startupCpuMs } = launched;
     // Budgets count from here: forking the daemon (slow under gVisor) and a standby's start-up
     // are not the snippet's.
     const startedAt = performance.now();
     const rootPid = child.pid!;
-    meter = new CpuMeter(startupCpuMs === undefined ? undefined : { pid: rootPid, cpuMs: startupCpuMs });
+    const initPid = init ? await init.pid : undefined;
+    if (init && initPid === undefined) {
+      await rootExited;
+      return { result: notRunResult('internal_error', `the run's init did not start (launcher exit ${JSON.stringify(await rootExited)})`) };
+    }
+    const meter = new CpuMeter(initPid, startupCpuMs ?? 0);
     const scope = createProcessScope(env.identity, rootPid);
-    log.debug({ pid: rootPid, cwd: scratch.path, standby: standby !== undefined }, 'run started');
+    const processes: RunProcesses = { scope, rootPid, rootExited, init };
+    log.debug({ pid: rootPid, initPid, cwd: scratch.path, standby: standby !== undefined }, 'run started');
 
     let reason: TerminationReason | undefined;
     let mainExited = false;
-    let termination: Promise<ProcessScopeLeft> | undefined;
+    let termination: Promise<void> | undefined;
     const end = (why: TerminationReason): void => {
       reason ??= why;
       if (mainExited || termination) return;
       log.info({ reason: why, limits }, 'ending run');
       // A cancelled run is not waited for: the caller has moved on and wants the executor back.
       const grace = why === 'cancelled' ? Math.min(env.killGraceMs, CANCEL_GRACE_MS) : env.killGraceMs;
-      termination = terminateRun(scope, rootPid, grace, env.identity.mode === 'shared');
+      termination = terminateRun(processes, exited, grace, env.identity.mode === 'shared');
     };
 
     // Output: counted against the cap, coalesced, streamed, with backpressure on the pipes.
@@ -145,7 +156,8 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     // Budgets.
     const wallTimer = setTimeout(() => end('timeout'), limits.wallMs);
     timers.signal.addEventListener('abort', () => clearTimeout(wallTimer));
-    void sampleUsage(scope, meter, env.cpuSampleMs, limits, timers.signal, end, log);
+    const privateDirs = init?.pidNamespace ? env.privateDirs : [];
+    void sampleUsage({ scope, meter, initPid, privateDirs, intervalMs: env.cpuSampleMs, limits, stop: timers.signal, end, log });
     const onAbort = () => end('aborted');
     if (hooks.signal?.aborted) onAbort();
     hooks.signal?.addEventListener('abort', onAbort, { signal: timers.signal });
@@ -153,22 +165,17 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     if (hooks.cancel?.aborted) onCancel();
     hooks.cancel?.addEventListener('abort', onCancel, { signal: timers.signal });
 
-    const { code, signal } = await exited;
+    const { code, signal, fileSizeReached } = await exited;
     mainExited = true;
     const wallMs = performance.now() - startedAt;
     timers.abort();
 
-    // The first process is gone; nothing else of the run may outlive it. One scan settles the
-    // common case: with a dedicated user, no process of that uid left means none can appear.
-    let left: ProcessScopeLeft = { survivors: [] };
-    if (termination) left = await termination;
-    else {
-      const leftovers = await scope.members();
-      if (leftovers.length > 0) {
-        log.warn({ count: leftovers.length }, 'the run left processes behind; killing them');
-        left = await sweep(scope);
-      }
-    }
+    // The first process is gone; nothing else of the run may outlive it.
+    await termination;
+    const left = await finishRun(processes);
+    const initEnd = init ? await init.end : undefined;
+    meter.finish(initEnd?.cpuMs);
+    if (initEnd?.leftBehind || left.survivors.length > 0) log.warn({ survivors: left.survivors.length }, 'the run left processes behind; they were killed');
     const sweepReport = await sweepFiles(env, left, scratch.path);
     await Promise.race([pipesClosed, delay(PIPE_DRAIN_MS)]);
     pipes.forEach((p) => p?.destroy());
@@ -194,6 +201,8 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       reason,
       exitCode: code,
       signal,
+      // Without an init (a shared user) there is no telling: the signal is taken at its word.
+      fileSizeReached: init ? fileSizeReached === true : true,
       wallMs,
       cpuMs,
       stdoutBytes: counts.stdout,
@@ -205,15 +214,9 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       artifacts,
     });
     if (!sweepReport.clean) log.error({ problems: sweepReport.problems }, 'sweep could not clean the sandbox');
-    // Without an init that reaps orphans (tini), killed or orphaned processes would pile up as
-    // zombies, counted against the next run's process limit.
-    const settled = awaitReaping(scope).then((unreaped) =>
-      unreaped.length > 0 ? `${unreaped.length} processes of the run were never reaped (is PID 1 an init that reaps orphans, such as tini?)` : undefined,
-    );
-    return { result, settled };
+    return { result };
   } finally {
     timers.abort();
-    meter?.close();
     // A standby the run never handed its task to (writing the task's files failed) is still
     // waiting: end it, or it would outlive the run.
     if (standby && !standby.handedOver) await standby.retire().catch(() => undefined);
@@ -223,7 +226,12 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
 
 interface Launched {
   child: Snippet;
+  /** The run's init (dedicated sandbox users): it reports the snippet's own exit. */
+  init: RunInit | undefined;
+  /** The snippet's first process's exit. */
   exited: Promise<ProcessExit>;
+  /** The daemon's own child's exit: with an init, the whole run is reaped by then. */
+  rootExited: Promise<ProcessExit>;
   /** CPU a standby used before its task was handed over. */
   startupCpuMs?: number;
 }
@@ -247,53 +255,64 @@ async function launch(spec: RunSpec, env: RunEnvironment, scratch: Scratch, stan
   if (standby) {
     const startupCpuMs = await standby.ready;
     standby.handOver(task.args ?? [], runEnv, task.stdin);
-    return { child: standby.child, exited: standby.exited, startupCpuMs };
+    return { child: standby.child, init: standby.init, exited: standby.exited, rootExited: standby.rootExited, startupCpuMs };
   }
-  const argv = wrapCommand(buildArgv(profile, codeFile, task.args), runEnv, isolationPlan(env, profile, limits));
-  const child = spawnSnippet({ argv, cwd: scratch.path, env: LAUNCHER_ENV, stdin: task.stdin ?? '' });
-  const exited = new Promise<ProcessExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const plan = isolationPlan(env, profile, limits);
+  const argv = wrapCommand(buildArgv(profile, codeFile, task.args), runEnv, plan);
+  const dedicated = env.identity.mode === 'dedicated';
+  const child = spawnSnippet({ argv, cwd: scratch.path, env: LAUNCHER_ENV, stdin: task.stdin ?? '', statusFd: dedicated ? statusFd(plan) : undefined });
+  const rootExited = new Promise<ProcessExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   if (child.pid === undefined) {
     const failed = await child;
     const why = `cannot start runtime "${profile.name}" (${profile.command[0]}): ${failed.shortMessage ?? failed.message}`;
     return { result: notRunResult('internal_error', why) };
   }
-  return { child, exited };
+  const init = dedicated ? new RunInit(child.stdio[statusFd(plan)] as Readable, usesPidNamespace(plan)) : undefined;
+  return { child, init, exited: init ? snippetExit(init, rootExited) : rootExited, rootExited };
+}
+
+interface SampleOptions {
+  scope: ProcessScope;
+  meter: CpuMeter;
+  initPid: number | undefined;
+  /** The run's private tmpfs mounts, whose files count as its memory. */
+  privateDirs: readonly string[];
+  intervalMs: number;
+  limits: EffectiveLimits;
+  stop: AbortSignal;
+  end: (why: TerminationReason) => void;
+  log: Logger;
 }
 
 // Samples CPU and memory of every process in the run's scope until stopped or a limit is hit.
-async function sampleUsage(
-  scope: ProcessScope,
-  meter: CpuMeter,
-  intervalMs: number,
-  limits: EffectiveLimits,
-  stop: AbortSignal,
-  end: (why: TerminationReason) => void,
-  log: Logger,
-): Promise<void> {
+async function sampleUsage(o: SampleOptions): Promise<void> {
+  const { meter, limits } = o;
   let last = { at: performance.now(), cpuMs: 0 };
   // The first sample waits one interval: most snippets are done before it, and a scan of /proc at
   // the start would only compete with the snippet for the CPU.
-  let wait = intervalMs;
+  let wait = o.intervalMs;
   for (;;) {
-    await delay(wait, stop);
-    if (stop.aborted) return;
-    wait = intervalMs;
+    await delay(wait, o.stop);
+    if (o.stop.aborted) return;
+    wait = o.intervalMs;
     try {
       const started = performance.now();
-      const members = await scope.members();
-      const usage = await meter.sample(members.map((p) => p.pid));
+      const initMs = await meter.readInit();
+      const members = await o.scope.members();
+      const usage = meter.record(initMs, members);
       const now = performance.now();
       const rate = (usage.cpuMs - last.cpuMs) / Math.max(1, now - last.at);
       // A sample takes time (much more under gVisor, where /proc is slow), and the tree keeps
       // burning meanwhile: act when the budget will be gone before the next sample could show it,
       // and otherwise sample again when it would run out at the current rate, if that is sooner.
       const sampleMs = now - started;
-      if (usage.cpuMs + rate * sampleMs >= limits.cpuMs) return end('cpu_limit');
-      if (usage.rssBytes > limits.memoryBytes) return end('memory_limit');
-      if (rate > 0) wait = Math.max(MIN_SAMPLE_MS, Math.min(intervalMs, (limits.cpuMs - usage.cpuMs) / rate - sampleMs));
+      if (usage.cpuMs + rate * sampleMs >= limits.cpuMs) return o.end('cpu_limit');
+      if (usage.rssBytes > limits.memoryBytes) return o.end('memory_limit');
+      if (usage.rssBytes + (await memoryOutsideRss(members, o.initPid, o.privateDirs)) > limits.memoryBytes) return o.end('memory_limit');
+      if (rate > 0) wait = Math.max(MIN_SAMPLE_MS, Math.min(o.intervalMs, (limits.cpuMs - usage.cpuMs) / rate - sampleMs));
       last = { at: now, cpuMs: usage.cpuMs };
     } catch (err) {
-      log.warn({ err }, 'usage sample failed');
+      o.log.warn({ err }, 'usage sample failed');
     }
   }
 }
@@ -306,6 +325,7 @@ async function sampleUsage(
  */
 async function sweepFiles(env: RunEnvironment, left: ProcessScopeLeft, scratchPath: string): Promise<SweepReport> {
   const problems = left.survivors.map((p) => `process ${p.pid} (state ${p.state}, parent ${p.ppid}) of the sandbox user survived the kill`);
+  if (left.unreaped.length > 0) problems.push(`${left.unreaped.length} processes of the run were never reaped: ${left.unreaped.slice(0, 10).join(', ')}`);
   if (env.identity.mode === 'dedicated') {
     const places = env.sweepPlaces;
     // The run's own scratch directory is removed whole afterwards; anything else is a leftover.

@@ -15,6 +15,8 @@ export interface SpawnRequest {
   stdin: string | undefined;
   /** Also open descriptor 3, a socket to the process (a standby's handoff channel). */
   handoff?: boolean;
+  /** Also open this descriptor (after the handoff's), for the run's init to report on. */
+  statusFd?: number;
 }
 
 // Snippets run at a lower priority than the daemon, so that a tree of CPU burners cannot starve
@@ -29,7 +31,7 @@ export function spawnSnippet(req: SpawnRequest): Snippet {
     cwd: req.cwd,
     env: req.env,
     extendEnv: false,
-    stdio: req.handoff ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe', ...Array.from({ length: Math.max(req.handoff ? 1 : 0, (req.statusFd ?? 0) - 2) }, () => 'pipe' as const)],
     detached: true,
     buffer: false,
     encoding: 'buffer',

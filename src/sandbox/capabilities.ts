@@ -18,17 +18,27 @@ export interface SandboxCapabilities {
   networkNamespace: boolean;
   /** A per-run IPC namespace: SysV and POSIX IPC objects die with the run. */
   ipcNamespace: boolean;
+  /**
+   * A per-run PID namespace whose init (root's) reaps and kills the whole run. Only together with
+   * private mounts: the run needs a /proc of its own namespace (an older gVisor's /proc refuses
+   * most reads from inside a new PID namespace).
+   */
+  pidNamespace: boolean;
+  /** perl is there for the per-run init (perl-base is part of every Debian-based image). */
+  runInit: boolean;
 }
 
 export async function probeCapabilities(isRoot: boolean): Promise<SandboxCapabilities> {
   const sandbox = (await detectGvisor()) ? 'gvisor' : 'none';
-  if (!isRoot) return { sandbox, privateMounts: false, networkNamespace: false, ipcNamespace: false };
-  const [privateMounts, networkNamespace, ipcNamespace] = await Promise.all([
+  if (!isRoot) return { sandbox, privateMounts: false, networkNamespace: false, ipcNamespace: false, pidNamespace: false, runInit: false };
+  const [privateMounts, networkNamespace, ipcNamespace, pidNamespace, runInit] = await Promise.all([
     succeeds('unshare', ['--mount', '--propagation', 'private', 'true']),
     succeeds('unshare', ['--net', 'true']),
     succeeds('unshare', ['--ipc', 'true']),
+    succeeds('unshare', ['--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', '--mount-proc', 'true']),
+    succeeds('perl', ['-e', '1']),
   ]);
-  return { sandbox, privateMounts, networkNamespace, ipcNamespace };
+  return { sandbox, privateMounts, networkNamespace, ipcNamespace, pidNamespace: pidNamespace && privateMounts, runInit };
 }
 
 // gVisor announces itself in its kernel log ("Starting gVisor...") and reports a fixed, fake

@@ -1,8 +1,12 @@
 // The command line that puts a snippet into its sandbox before it starts. Each step is a small
-// util-linux tool that execs the next, so the snippet ends up with the same pid the daemon spawned
-// (no wrapper process stays around) and its exit status and signal are its own:
+// tool that execs the next:
 //
-//   unshare --mount --net --ipc  new mount, network (loopback only) and IPC namespaces
+//   unshare --mount --net --ipc --pid --fork
+//                              new mount, network (loopback only), IPC and PID namespaces
+//   perl run-init.pl           the run's init (root's; see sandbox/run-init.ts): PID 1 of the
+//                              run's namespace, or a subreaper where that cannot be had; it forks
+//                              the next step, applies a seccomp filter (no keyrings, no user
+//                              namespaces), reaps everything and reports the snippet's exit
 //   bash -c 'mount -a ...'     fresh, size-limited /tmp, /var/tmp, /dev/shm, /run/lock (one
 //                              mount(8) for all, from a table written at start-up: each mount(8)
 //                              costs ~7 ms here); close every inherited descriptor above stderr;
@@ -18,6 +22,7 @@ import path from 'node:path';
 import type { EffectiveLimits } from '../protocol/result.js';
 import type { SandboxCapabilities } from './capabilities.js';
 import type { SandboxIdentity } from './identity.js';
+import { RUN_INIT_SCRIPT } from './run-init.js';
 
 export interface IsolationPlan {
   identity: SandboxIdentity;
@@ -29,11 +34,23 @@ export interface IsolationPlan {
    * writeMountTable); undefined: none.
    */
   mountTable: string | undefined;
+  /** The folders the mount table covers. */
+  privateDirs: readonly string[];
   /** RLIMIT_AS in bytes; 0 leaves it unset. */
   addressSpaceBytes: number;
   limits: EffectiveLimits;
   /** Keep descriptor 3 open (a standby's handoff channel); every other inherited one is closed. */
   keepHandoffFd?: boolean;
+}
+
+/** Whether the run's init is PID 1 of a PID namespace of the run's own (see run-init.pl). */
+export function usesPidNamespace(plan: IsolationPlan): boolean {
+  return plan.identity.mode === 'dedicated' && plan.capabilities.pidNamespace && plan.capabilities.privateMounts && plan.mountTable !== undefined;
+}
+
+/** The descriptor the run's init reports on: the one after stdio and the handoff channel. */
+export function statusFd(plan: Pick<IsolationPlan, 'keepHandoffFd'>): number {
+  return plan.keepHandoffFd ? 4 : 3;
 }
 
 /** The only environment the launcher's own tools (root, until setpriv) ever see. */
@@ -51,8 +68,21 @@ export function wrapCommand(argv: readonly string[], env: Readonly<Record<string
   const mounts = dedicated && plan.capabilities.privateMounts && plan.mountTable !== undefined;
   const netns = dedicated && plan.capabilities.networkNamespace && !plan.network;
   const ipcns = dedicated && plan.capabilities.ipcNamespace;
-  const namespaces = [...(mounts ? ['--mount', '--propagation', 'private'] : []), ...(netns ? ['--net'] : []), ...(ipcns ? ['--ipc'] : [])];
+  const pidns = usesPidNamespace(plan);
+  const namespaces = [
+    ...(mounts ? ['--mount', '--propagation', 'private'] : []),
+    ...(netns ? ['--net'] : []),
+    ...(ipcns ? ['--ipc'] : []),
+    // --kill-child: should unshare itself die, the init goes too, and with it the whole namespace.
+    ...(pidns ? ['--pid', '--fork', '--kill-child'] : []),
+  ];
   const unshare = namespaces.length > 0 ? ['unshare', ...namespaces, '--'] : [];
+  const initOptions = [...(pidns ? ['pidns', 'proc'] : []), 'seccomp', `arch=${process.arch}`, ...(ipcns ? [`shm=${plan.limits.memoryBytes}`] : []),
+    `fsize=${plan.limits.fileSizeBytes}`,
+    // Folder names are passed whole: one with a comma or colon is simply not searched.
+    `places=${plan.privateDirs.filter((d) => !/[,:]/.test(d)).join(':')}`,
+  ];
+  const init = dedicated ? ['perl', '-e', RUN_INIT_SCRIPT, '--', String(statusFd(plan)), initOptions.join(',')] : [];
   const drop = dedicated
     ? ['setpriv', `--reuid=${plan.identity.uid}`, `--regid=${plan.identity.gid}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--']
     : [];
@@ -69,7 +99,7 @@ export function wrapCommand(argv: readonly string[], env: Readonly<Record<string
     `exec ${drop.map(sq).join(' ')} env -i -- "$@"`,
   ].join('\n');
   const assignments = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  return [...unshare, '/bin/bash', '--noprofile', '--norc', '-c', script, 'sandbox', ...assignments, ...argv];
+  return [...unshare, ...init, '/bin/bash', '--noprofile', '--norc', '-c', script, 'sandbox', ...assignments, ...argv];
 }
 
 /**

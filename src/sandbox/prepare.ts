@@ -81,6 +81,11 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
     fs.chmodSync(workDir, 0o711);
   }
   const mountTable = privateMounts ? writeMountTable(workDir, privateDirs, config.tmpBytes) : undefined;
+  // The run's init: it reaps and counts every process of a run, and ends a run without anything
+  // executed as the sandbox user (see sandbox/run-init.ts). Without it neither can be promised.
+  if (identity.mode === 'dedicated' && !capabilities.runInit) {
+    throw new ExecutorError(ERROR_CODES.SANDBOX_USER, 'perl is required for the per-run init (Debian: perl-base) and was not found on PATH');
+  }
 
   logger.info(
     {
@@ -91,6 +96,7 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
       privateMounts: privateMounts ? privateDirs : [],
       networkNamespace: capabilities.networkNamespace,
       ipcNamespace: capabilities.ipcNamespace,
+      pidNamespace: capabilities.pidNamespace,
       network: config.network,
       workDir,
       sweepPlaces,
@@ -112,6 +118,7 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
       capabilities,
       network: config.network === 'allow',
       mountTable,
+      privateDirs: mountTable === undefined ? [] : privateDirs,
       sweepPlaces,
       addressSpaceBytes: config.addressSpaceBytes,
       workDir,

@@ -5,13 +5,16 @@
 // if it had just started. One task per standby, then it is swept like any run.
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import pidusage from 'pidusage';
 import type { EffectiveLimits } from '../protocol/result.js';
 import type { RunEnvironment } from '../run/run.js';
 import { buildArgv, buildEnv, isolationPlan } from '../run/command.js';
+import { cpuSoFar } from '../run/cpu-meter.js';
+import { readProcTable } from '../run/proc-table.js';
+import { snippetExit } from '../run/snippet-exit.js';
 import { spawnSnippet, type Snippet } from '../run/spawn.js';
+import { RunInit, type ProcessExit } from '../sandbox/run-init.js';
 import { STANDBY_PLACEHOLDER, type RuntimeProfile } from '../runtimes/schema.js';
-import { LAUNCHER_ENV, rlimitCommands, wrapCommand } from '../sandbox/launcher.js';
+import { LAUNCHER_ENV, rlimitCommands, statusFd, usesPidNamespace, wrapCommand } from '../sandbox/launcher.js';
 import type { Task } from '../task/schema.js';
 import { OUT_DIR } from '../workspace/artifacts.js';
 import { createScratch, type Scratch } from '../workspace/scratch.js';
@@ -19,10 +22,7 @@ import { createScratch, type Scratch } from '../workspace/scratch.js';
 /** The handoff's last field (see the bootstraps). */
 const HANDOFF_END = '.end';
 
-export interface ProcessExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type { ProcessExit };
 
 export class Standby {
   private exit: ProcessExit | undefined;
@@ -32,13 +32,18 @@ export class Standby {
     readonly profile: NonNullable<RuntimeProfile['standby']> & { runtime: string },
     readonly child: Snippet,
     readonly pid: number,
+    /** The run's init (see sandbox/run-init.ts). */
+    readonly init: RunInit,
     readonly scratch: Scratch,
     /** The rlimits it was started with (see fits()). */
     private readonly rlimits: string,
     private readonly channel: Duplex,
     /** Resolves with the CPU the start-up used (ms) once the bootstrap waits for its task. */
     readonly ready: Promise<number>,
+    /** The interpreter's own exit. */
     readonly exited: Promise<ProcessExit>,
+    /** The launcher's exit: the whole run is reaped by then. */
+    readonly rootExited: Promise<ProcessExit>,
   ) {
     void exited.then((e) => (this.exit = e));
   }
@@ -61,27 +66,31 @@ export class Standby {
         env: LAUNCHER_ENV,
         stdin: undefined,
         handoff: true,
+        statusFd: statusFd(plan),
       });
-      const exited = new Promise<ProcessExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+      const rootExited = new Promise<ProcessExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
       const channel = child.stdio[3] as Duplex | undefined;
-      if (child.pid === undefined || !channel) {
+      const status = child.stdio[statusFd(plan)] as Duplex | undefined;
+      if (child.pid === undefined || !channel || !status) {
         const failed = await child;
         throw new Error(`cannot start a standby ${profile.name}: ${failed.shortMessage ?? failed.message}`);
       }
       const pid = child.pid;
+      const init = new RunInit(status, usesPidNamespace(plan));
+      const exited = snippetExit(init, rootExited);
       channel.on('error', () => undefined);
+      const uid = env.identity.uid;
       const ready = new Promise<number>((resolve, reject) => {
         channel.once('data', () => {
           // Blocked on its handoff from here on: what it used so far is start-up, not the task's.
-          pidusage(pid).then(
-            (s) => resolve(s.ctime),
-            () => resolve(0),
-          );
+          void init.pid
+            .then((initPid) => cpuSoFar(initPid, async () => (await readProcTable(uid)).filter((p) => p.alive)))
+            .then(resolve, () => resolve(0));
         });
         void exited.then((e) => reject(new Error(`the standby ${profile.name} exited before it was ready (code ${e.code}, signal ${e.signal})`)));
       });
       ready.catch(() => undefined);
-      return new Standby({ ...standby, runtime: profile.name }, child, pid, scratch, rlimitCommands(plan).join(' '), channel, ready, exited);
+      return new Standby({ ...standby, runtime: profile.name }, child, pid, init, scratch, rlimitCommands(plan).join(' '), channel, ready, exited, rootExited);
     } catch (err) {
       await scratch.remove().catch(() => undefined);
       throw err;
@@ -132,9 +141,10 @@ export class Standby {
       } catch {
         // already gone
       }
+      this.init.kill();
     }
     this.channel.destroy();
-    await this.exited;
+    await this.rootExited;
     await this.child;
     await this.scratch.remove();
   }

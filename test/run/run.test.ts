@@ -9,7 +9,7 @@ import { identity, runSnippet, runtimes } from '../helpers/run.js';
 const GRACE_AND_SLACK_MS = 500;
 
 async function sandboxProcesses(): Promise<number[]> {
-  return (await readProcTable(identity.uid)).filter((p) => p.state !== 'Z').map((p) => p.pid);
+  return (await readProcTable(identity.uid)).filter((p) => p.alive).map((p) => p.pid);
 }
 
 describe.skipIf(needsRoot.skip)(`runs as a sandbox user ${needsRoot.reason}`, () => {

@@ -167,7 +167,7 @@ describe.skipIf(needsRoot.skip)(`standby interpreters ${needsRoot.reason}`, () =
         'os.environ["LEFT"] = "1"',
         'json.LEFT = 1',
         'subprocess.Popen(["sleep", "30"], start_new_session=True)',
-        'print(os.getpid())',
+        'print(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])',
       ].join('\n'),
     });
     expect(first.standby).toBe(true);
@@ -176,10 +176,11 @@ describe.skipIf(needsRoot.skip)(`standby interpreters ${needsRoot.reason}`, () =
       code: [
         'import os, json',
         'mine = [p for p in os.listdir("/proc") if p.isdigit() and os.stat("/proc/" + p).st_uid == os.getuid() and p != str(os.getpid())]',
-        'print(sorted(os.listdir(".")), os.path.exists("/tmp/left-in-tmp"), "LEFT" in os.environ, hasattr(json, "LEFT"), mine, os.getpid())',
+        'print(sorted(os.listdir(".")), os.path.exists("/tmp/left-in-tmp"), "LEFT" in os.environ, hasattr(json, "LEFT"), mine, open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])',
       ].join('\n'),
     });
     expect(second.standby).toBe(true);
+    // Another interpreter: each run is PID 2 of its own PID namespace, so compare start times.
     const pid = second.stdout.trim().split(' ').at(-1);
     expect(pid).not.toBe(first.stdout.trim());
     expect(second.stdout).toBe(`['main.py', 'out'] False False False [] ${pid}\n`);
@@ -205,8 +206,9 @@ describe.skipIf(needsRoot.skip)(`standby interpreters ${needsRoot.reason}`, () =
         for cwd in /var/lib/agent-executor/runs/*/; do ( echo 'print("poisoned")' > "$cwd/main.py" ) 2>/dev/null && planted=$((planted + 1)); done
         echo "found=$found stopped=$stopped killed=$killed traced=$traced planted=$planted"`,
     });
-    // It can see the standby (found), but nothing it tries takes effect.
-    expect(attack.stdout).toMatch(/^found=[1-9]\d* stopped=0 killed=0 traced=0 planted=0\n$/);
+    // Natively each run has a PID namespace of its own: the standby is not even visible (found=0).
+    // Where it is (no PID namespace), nothing the snippet tries takes effect.
+    expect(attack.stdout).toMatch(/^found=\d+ stopped=0 killed=0 traced=0 planted=0\n$/);
     const next = await run(d, { runtime: 'python', code: 'print("clean", 6 * 7)' });
     expect(next.standby).toBe(true);
     expect(next.stdout).toBe('clean 42\n');
@@ -221,8 +223,10 @@ describe.skipIf(needsRoot.skip)(`standby interpreters ${needsRoot.reason}`, () =
     const startupMs = Number(r.stdout.trim());
     expect(startupMs).toBeGreaterThanOrEqual(10);
     expect(r.result).toMatchObject({ status: 'ok' });
-    // Sampled while it sleeps: what it used after the handoff, not what starting it cost.
-    expect(r.result.cpuMs as number).toBeLessThan(startupMs / 2);
+    // What it used after the handoff, not what starting it cost. The kernel counts the CPU of
+    // reaped processes in clock ticks (10 ms), so the task's own few milliseconds (and its exit)
+    // may show as one tick.
+    expect(r.result.cpuMs as number).toBeLessThanOrEqual(Math.max(10, startupMs / 2));
   });
 
   it('runs a fresh interpreter for a task that sets a variable read at start-up, or other limits', async () => {

@@ -1,0 +1,44 @@
+// Memory a run holds outside its processes' resident pages, which a snippet can otherwise fill
+// without limit: memfd files (memfd_create, kept open or mapped), and files on the run's private
+// tmpfs mounts (/dev/shm is POSIX shared memory). SysV shared memory is capped per run in its IPC
+// namespace by the init instead (shm=). Each file is counted once, however many processes hold it.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { ProcInfo } from './proc-table.js';
+
+/** Bytes in memfds held by `members`, plus bytes used on the private mounts seen by `initPid`. */
+export async function memoryOutsideRss(members: readonly ProcInfo[], initPid: number | undefined, privateDirs: readonly string[]): Promise<number> {
+  const seen = new Set<string>();
+  let bytes = 0;
+  const count = async (file: string) => {
+    const st = await fs.stat(file).catch(() => undefined);
+    if (!st) return;
+    const key = `${st.dev}:${st.ino}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    bytes += st.size;
+  };
+  await Promise.all(
+    members.map(async (p) => {
+      const fdDir = `/proc/${p.pid}/fd`;
+      const fds = await fs.readdir(fdDir).catch(() => [] as string[]);
+      for (const fd of fds) {
+        const target = await fs.readlink(path.join(fdDir, fd)).catch(() => '');
+        if (target.startsWith('/memfd:')) await count(path.join(fdDir, fd));
+      }
+      // A memfd may be mapped after its descriptor was closed.
+      const maps = await fs.readFile(`/proc/${p.pid}/maps`, 'latin1').catch(() => '');
+      for (const line of maps.split('\n')) {
+        if (!line.includes('/memfd:')) continue;
+        await count(`/proc/${p.pid}/map_files/${line.slice(0, line.indexOf(' '))}`);
+      }
+    }),
+  );
+  if (initPid !== undefined) {
+    for (const dir of privateDirs) {
+      const st = await fs.statfs(`/proc/${initPid}/root${dir}`).catch(() => undefined);
+      if (st) bytes += (st.blocks - st.bfree) * st.bsize;
+    }
+  }
+  return bytes;
+}
