@@ -51,7 +51,7 @@ export class CpuMeter {
 
   /** The init's own count once the run is over: every process's CPU, exactly. */
   finish(allCpuMs: number | undefined): void {
-    if (allCpuMs !== undefined) this.final = Math.max(allCpuMs, this.best);
+    if (allCpuMs !== undefined) this.final = allCpuMs;
   }
 
   get totalMs(): number {

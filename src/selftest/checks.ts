@@ -250,4 +250,108 @@ export const HOSTILE_CHECKS: HostileCheck[] = [
     limits: { wallMs: 60_000, cpuMs: 30_000 },
     verdict: (seen) => status(seen, 'ok'),
   },
+  {
+    // A process left behind watches for new processes of its uid (a helper the sweep might run as
+    // that uid) to stop it, read its environment and write through its root. Nothing of the
+    // daemon may ever appear there; the runner also checks from outside that no process of the
+    // uid is left.
+    name: 'sweep-helper-escape',
+    runtime: 'python',
+    code: () =>
+      [
+        'import os, time',
+        'me = os.getuid()',
+        'if os.fork() == 0:',
+        '    os.setsid()',
+        '    seen = set(int(p) for p in os.listdir("/proc") if p.isdigit())',
+        '    end = time.time() + 4',
+        '    while time.time() < end:',
+        '        for p in os.listdir("/proc"):',
+        '            if not p.isdigit() or int(p) in seen: continue',
+        '            seen.add(int(p))',
+        '            try:',
+        '                if os.stat(f"/proc/{p}").st_uid != me: continue',
+        '                os.kill(int(p), 19)',
+        '                env = open(f"/proc/{p}/environ", "rb").read()',
+        '                for d in ("tmp", "var/tmp", "dev/shm"):',
+        '                    open(f"/proc/{p}/root/{d}/.planted-escape-{p}", "wb").write(env)',
+        '                os.kill(int(p), 18)',
+        '            except OSError:',
+        '                pass',
+        '    os._exit(0)',
+        'time.sleep(0.3)',
+        'print("watching")',
+      ].join('\n'),
+    verdict: (seen) => first(status(seen, 'ok'), says(seen, /^watching$/m)),
+  },
+  {
+    name: 'kernel-keyring',
+    runtime: 'python',
+    code: () =>
+      [
+        'import ctypes, os',
+        'libc = ctypes.CDLL(None, use_errno=True)',
+        'nr = 248 if os.uname().machine == "x86_64" else 217',
+        'k = libc.syscall(nr, b"user", b"agent-executor-selftest", b"secret", 6, -4)',
+        'print("added" if k > 0 else "refused " + str(ctypes.get_errno()))',
+      ].join('\n'),
+    verdict: (seen) => {
+      const out = text(seen.stdout);
+      if (/^refused 1$/m.test(out)) return undefined;
+      if (/^refused 38$/m.test(out)) return { note: 'not applicable: this kernel has no keyrings' };
+      return `a key was added to the user keyring (it would outlive the run): ${out.trim()}`;
+    },
+  },
+  {
+    name: 'user-namespace',
+    runtime: 'bash',
+    code: () => 'unshare --user --map-root-user true 2>/dev/null && echo CREATED || echo refused',
+    verdict: (seen) => (/CREATED/.test(text(seen.stdout)) ? 'created a user namespace' : says(seen, /refused/)),
+  },
+  {
+    name: 'memfd-memory',
+    runtime: 'python',
+    code: () =>
+      'import os, time\nfds = []\nfor i in range(12):\n    fd = os.memfd_create(f"m{i}")\n    for _ in range(64):\n        os.write(fd, b"x" * (1 << 20))\n    fds.append(fd)\nprint("held 768 MiB", flush=True)\ntime.sleep(5)',
+    limits: { memoryBytes: 128 * 1024 ** 2, fileSizeBytes: 1024 ** 3 },
+    verdict: (seen) => status(seen, 'memory_limit'),
+  },
+  {
+    name: 'short-lived-cpu',
+    runtime: 'python',
+    code: () => 'import subprocess\nwhile True:\n    subprocess.run(["bash", "-c", "for i in $(seq 200); do :; done"])',
+    limits: { cpuMs: 300, wallMs: 10_000 },
+    verdict: (seen) =>
+      first(status(seen, 'cpu_limit'), seen.result.wallMs < 3000 ? undefined : `ran ${seen.result.wallMs} ms: the CPU of its short-lived processes was not counted`),
+  },
+  {
+    // The leader exits with SYS_exit while a thread runs: /proc shows it as a zombie, yet it is
+    // alive and could execve() beside the next tenant.
+    name: 'hidden-thread',
+    runtime: 'python',
+    code: () =>
+      [
+        'import ctypes, os, threading, time',
+        'if os.fork() == 0:',
+        '    os.setsid()',
+        '    def linger():',
+        '        time.sleep(2)',
+        '        for d in ("/tmp", "/var/tmp", "/dev/shm"):',
+        '            open(f"{d}/.planted-thread", "w").write("still here")',
+        '        time.sleep(30)',
+        '    threading.Thread(target=linger).start()',
+        '    ctypes.CDLL(None).syscall(60 if os.uname().machine == "x86_64" else 93, 0)',
+        'time.sleep(0.3)',
+        'print("hidden")',
+      ].join('\n'),
+    verdict: (seen) => first(status(seen, 'ok'), says(seen, /hidden/)),
+  },
+  {
+    // Thousands of short processes: the daemon's own descriptors must not grow (the runner
+    // compares its descriptor count before and after every check).
+    name: 'many-short-processes',
+    runtime: 'bash',
+    code: () => 'for r in 1 2 3; do for i in $(seq 40); do sleep 0.2 & done; sleep 0.1; done; wait; echo done',
+    verdict: (seen) => first(status(seen, 'ok'), says(seen, /done/)),
+  },
 ];

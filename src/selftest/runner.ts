@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { EffectiveLimits } from '../protocol/result.js';
 import { effectiveLimits } from '../run/limits.js';
 import { executeRun } from '../run/run.js';
+import { readProcTable } from '../run/proc-table.js';
 import type { RuntimeRegistry } from '../runtimes/load.js';
 import type { PreparedSandbox } from '../sandbox/prepare.js';
 import { HOSTILE_CHECKS, type CheckContext, type HostileCheck } from './checks.js';
@@ -64,6 +65,7 @@ export async function runCheck(
   const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
   const profile = o.runtimes.get(check.runtime);
   if (!profile) return { name: check.name, ok: false, detail: `runtime ${check.runtime} is not installed` };
+  const fdsBefore = openDescriptors();
   const { result, settled } = await executeRun(
     { task: { id: `selftest-${check.name}`, runtime: check.runtime, code: check.code(ctx) }, profile, limits },
     env,
@@ -78,6 +80,12 @@ export async function runCheck(
   const summary = `${result.status} in ${result.wallMs} ms wall, ${result.cpuMs} ms CPU`;
   const unsettled = await settled;
   if (unsettled !== undefined) return { name: check.name, ok: false, detail: `${unsettled} [${summary}]` };
+  // From outside the sandbox, as root: nothing of the run may be left, whatever /proc showed it
+  // as (a zombie leader with a live thread is alive), and the daemon holds no more descriptors.
+  const leftover = (await readProcTable(env.identity.uid)).filter((p) => p.alive);
+  if (leftover.length > 0) return { name: check.name, ok: false, detail: `processes of the sandbox user alive after the run: ${leftover.map((p) => p.pid).join(', ')} [${summary}]` };
+  const grown = openDescriptors() - fdsBefore;
+  if (grown > 2) return { name: check.name, ok: false, detail: `the daemon holds ${grown} more file descriptors after the run [${summary}]` };
   const verdict = check.verdict(seen, ctx);
   const failed = typeof verdict === 'string' ? verdict : result.sweep?.clean === false ? `sweep: ${result.sweep.problems?.join('; ')}` : undefined;
   if (failed) return { name: check.name, ok: false, detail: `${failed} [${summary}]` };
@@ -105,6 +113,10 @@ async function probe(
   await settled;
   if (result.status !== 'ok') return [`probe run failed: ${result.status} ${result.error ?? ''} ${Buffer.concat(errors).toString().slice(-300)}`];
   return problemsIn(JSON.parse(Buffer.concat(chunks).toString()) as ProbeFindings);
+}
+
+function openDescriptors(): number {
+  return fs.readdirSync('/proc/self/fd').length;
 }
 
 /** Folders a check reported as `writable <dir>` lines. */
