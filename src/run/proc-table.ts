@@ -22,6 +22,8 @@ export interface ProcInfo {
   /** CPU of the children it has reaped (and theirs), ms. */
   childCpuMs: number;
   rssBytes: number;
+  /** When it started, in clock ticks since boot. */
+  startTicks: number;
 }
 
 const TICK_MS = 10; // USER_HZ is 100 on every Linux ABI
@@ -56,6 +58,7 @@ export async function readProc(pid: number, uid?: number): Promise<ProcInfo | un
       cpuMs: (field(14) + field(15)) * TICK_MS,
       childCpuMs: (field(16) + field(17)) * TICK_MS,
       rssBytes: field(24) * PAGE_BYTES,
+      startTicks: field(22),
     };
   } catch {
     return undefined;

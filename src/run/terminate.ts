@@ -14,7 +14,8 @@ const POLL_MS = 10;
 const SWEEP_DEADLINE_MS = 10_000;
 const FREEZE_PASSES = 50;
 const INIT_EXIT_MS = 5000;
-const REAP_WAIT_MS = 2000;
+// Killed processes take seconds to vanish under gVisor.
+const REAP_WAIT_MS = 10_000;
 
 export interface RunProcesses {
   scope: ProcessScope;
@@ -22,6 +23,8 @@ export interface RunProcesses {
   rootPid: number;
   rootExited: Promise<unknown>;
   init: RunInit | undefined;
+  /** The start of the run's init (clock ticks since boot): older processes are not the run's. */
+  startTicks?: number;
 }
 
 export interface ProcessScopeLeft {
@@ -74,7 +77,7 @@ export async function finishRun(run: RunProcesses): Promise<ProcessScopeLeft> {
   // Verification: nothing of the run is alive; whatever is, is killed from root.
   let survivors = await scope.members();
   if (survivors.length > 0) survivors = (await sweep(scope)).survivors;
-  return { survivors, unreaped: await awaitReaping(scope) };
+  return { survivors, unreaped: await awaitReaping(scope, run.startTicks ?? 0) };
 }
 
 /**
@@ -105,10 +108,11 @@ export async function sweep(scope: ProcessScope): Promise<ProcessScopeLeft> {
  * 1), and until then they count against the sandbox user's RLIMIT_NPROC. Waits, bounded, until no
  * process of the run is left at all; returns the pids still unreaped.
  */
-async function awaitReaping(scope: ProcessScope): Promise<number[]> {
+async function awaitReaping(scope: ProcessScope, startTicks: number): Promise<number[]> {
   const deadline = Date.now() + REAP_WAIT_MS;
   for (;;) {
-    const left = await scope.all();
+    // A zombie older than the run was reported by the run that left it (see run.ts).
+    const left = (await scope.all()).filter((p) => p.startTicks >= startTicks);
     if (left.length === 0 || Date.now() > deadline) return left.map((p) => p.pid);
     await delay(POLL_MS);
   }
