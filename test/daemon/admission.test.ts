@@ -1,8 +1,11 @@
 // What a task brings is the task's problem: through the real daemon, a task whose declared inputs
 // cannot be honoured (a file name too long, a body too large, an exec string too long, fewer
 // descriptors than an interpreter needs to start) is answered `rejected` — the same for every
-// runtime, warm standby or not — and the executor goes on.
+// runtime, warm standby or not — and the executor goes on. And the executor's claim to run under
+// gVisor rests on nothing a snippet can write.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { MIN_OPEN_FILES } from '../../src/task/admission.js';
 import { DaemonProcess } from '../helpers/daemon.js';
@@ -124,4 +127,20 @@ describe.skipIf(needsRoot.skip)(`admission through the daemon ${needsRoot.reason
     // string beside it and a parsed one beside that.
     expect(growth).toBeLessThan(450 * 1024 ** 2);
   }, 120_000);
+
+  it('is not fooled into reporting gVisor by a kernel log a snippet can write into', async () => {
+    // A snippet natively writes "gVisor" into the host's kernel log by naming a process gVisor
+    // and letting it segfault. Faked here with a dmesg on PATH, so this machine's log is not
+    // polluted for everyone else.
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-dmesg-'));
+    fs.writeFileSync(path.join(bin, 'dmesg'), '#!/bin/sh\necho "[ 1.0] Starting gVisor..."\necho "[ 2.0] gVisor[4242]: segfault at 0 ip 0 sp 0 error 4"\n', { mode: 0o755 });
+    try {
+      const d = startDaemon({ PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, EXECUTOR_REQUIRE_GVISOR: '1' });
+      const outcome = await Promise.race([d.daemon.exited.then((e) => `exited ${e.code}`), d.daemon.waitForLog('executor started').then((l) => `started, sandbox ${String(l.sandbox)}`, () => new Promise<string>(() => undefined))]);
+      expect(outcome).toBe('exited 1');
+      expect(d.daemon.stderr.join('\n') + JSON.stringify(d.daemon.logs)).toMatch(/gVisor/);
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
+  });
 });
