@@ -2,11 +2,12 @@
 // daemon's building blocks for programs that embed it.
 export { ExecutorClient, type ClientOptions } from './client/client.js';
 export { Submission, type FollowOptions } from './client/follow.js';
-export { artifactSaver } from './client/save-artifacts.js';
+export { artifactSaver, unsafeArtifactPath } from './client/save-artifacts.js';
 export { resultsKey, DEFAULT_STREAM, DEFAULT_GROUP, TASK_FIELD } from './protocol/keys.js';
 export type { ExitResult, ResultEvent, StartedEvent, OutputEvent, FileEvent, ExitEvent, RunStatus, EffectiveLimits, ArtifactEntry, SweepReport, SandboxKind } from './protocol/result.js';
 export { RUN_STATUSES } from './protocol/result.js';
 export type { Task, TaskInput } from './task/schema.js';
+export { DEFAULT_TASK_BYTES } from './task/size.js';
 export { ExecutorError, ERROR_CODES, type ErrorCode } from './errors.js';
 export { Executor, type StopReason } from './daemon/executor.js';
 export { loadConfig } from './config/load.js';

@@ -49,7 +49,8 @@ main(process.argv.slice(2)).then(
     const isUsage =
       (err instanceof ExecutorError && err.code === ERROR_CODES.USAGE) ||
       (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    const isConfig = err instanceof ExecutorError;
+    // A task the client refuses for its size is a rejected task (125), like one an executor refuses.
+    const isConfig = err instanceof ExecutorError && err.code !== ERROR_CODES.TASK_TOO_LARGE;
     process.stderr.write(`agent-executor: ${(err as Error).message}\n`);
     process.exitCode = isUsage ? EXIT_USAGE : isConfig ? 1 : EXIT_EXECUTOR;
   },

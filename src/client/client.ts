@@ -6,7 +6,8 @@ import { Cluster, Redis } from 'ioredis';
 import { DEFAULT_STREAM, TASK_FIELD } from '../protocol/keys.js';
 import { controlKey } from '../queue/control.js';
 import { taskSchema, type Task, type TaskInput } from '../task/schema.js';
-import { usageError } from '../errors.js';
+import { ERROR_CODES, ExecutorError, usageError } from '../errors.js';
+import { DEFAULT_TASK_BYTES, taskTooLarge } from '../task/size.js';
 import { Submission, type FollowOptions } from './follow.js';
 
 export interface ClientOptions {
@@ -16,12 +17,15 @@ export interface ClientOptions {
   clusterNodes?: string;
   /** The task stream; default `executor:tasks`. */
   stream?: string;
+  /** The executors' EXECUTOR_TASK_BYTES: a larger task is refused here instead of sent; default 20 MiB. */
+  maxTaskBytes?: number;
 }
 
 export class ExecutorClient {
   private readonly redis: Redis | Cluster;
   private readonly ownsConnection: boolean;
   private readonly stream: string;
+  private readonly maxTaskBytes: number;
 
   constructor(options: ClientOptions = {}) {
     if (options.clusterNodes) {
@@ -38,13 +42,18 @@ export class ExecutorClient {
       this.ownsConnection = true;
     }
     this.stream = options.stream ?? DEFAULT_STREAM;
+    this.maxTaskBytes = options.maxTaskBytes ?? DEFAULT_TASK_BYTES;
   }
 
   /** Validate and enqueue a task (an id is generated when missing), then follow it. */
   async submit(input: TaskInput, options: FollowOptions = {}): Promise<Submission> {
     const task = this.validate(input);
+    const body = JSON.stringify(task);
+    // An executor would refuse it unread; say so now, in the same words, without sending it.
+    const bytes = Buffer.byteLength(body);
+    if (bytes > this.maxTaskBytes) throw new ExecutorError(ERROR_CODES.TASK_TOO_LARGE, taskTooLarge(bytes, this.maxTaskBytes));
     // Follow before enqueueing is not needed: the results stream is read from its first entry.
-    await this.redis.xadd(this.stream, '*', TASK_FIELD, JSON.stringify(task));
+    await this.redis.xadd(this.stream, '*', TASK_FIELD, body);
     return this.follow(task.id, options);
   }
 

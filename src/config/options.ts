@@ -5,6 +5,9 @@ import os from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_DEAD_STREAM, DEFAULT_GROUP, DEFAULT_STREAM } from '../protocol/keys.js';
 import { DEFAULT_RUNTIMES_DIR } from '../runtimes/load.js';
+import { MIN_OPEN_FILES } from '../task/admission.js';
+import { MAX_PATH_BYTES } from '../task/schema.js';
+import { DEFAULT_TASK_BYTES } from '../task/size.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const flag = z
@@ -15,6 +18,9 @@ const redisUrl = z
   .url()
   .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://');
 const name = z.string().min(1).max(200);
+// PATH_MAX (4096, with its NUL) less the longest task file path, less 64 bytes for the scratch
+// directory's own name (31) and the separators: a task's files always fit under the work dir.
+const MAX_WORK_DIR_BYTES = 4095 - MAX_PATH_BYTES - 64;
 
 export const OPTIONS = {
   redisUrl: { env: 'REDIS_URL', schema: redisUrl, default: 'redis://127.0.0.1:6379' },
@@ -37,7 +43,7 @@ export const OPTIONS = {
   // As root, /tmp is replaced per run by a private tmpfs, so scratch directories live elsewhere.
   workDir: {
     env: 'EXECUTOR_WORK_DIR',
-    schema: z.string().min(1),
+    schema: z.string().min(1).refine((d) => Buffer.byteLength(d) <= MAX_WORK_DIR_BYTES, `must be at most ${MAX_WORK_DIR_BYTES} bytes, so that every task file path fits in PATH_MAX`),
     default: process.getuid?.() === 0 ? '/var/lib/agent-executor/runs' : os.tmpdir(),
   },
   sandboxPath: {
@@ -47,7 +53,8 @@ export const OPTIONS = {
   },
   memoryBytes: { env: 'EXECUTOR_MEMORY_BYTES', schema: int(16 * 1024 ** 2, 1024 ** 4), default: String(512 * 1024 ** 2) },
   processes: { env: 'EXECUTOR_PROCESSES', schema: int(1, 1_000_000), default: '128' },
-  openFiles: { env: 'EXECUTOR_OPEN_FILES', schema: int(16, 1_048_576), default: '1024' },
+  // Below MIN_OPEN_FILES some runtime could not even start.
+  openFiles: { env: 'EXECUTOR_OPEN_FILES', schema: int(MIN_OPEN_FILES, 1_048_576), default: '1024' },
   fileSizeBytes: { env: 'EXECUTOR_FILE_SIZE_BYTES', schema: int(1, 1024 ** 4), default: String(64 * 1024 ** 2) },
   addressSpaceBytes: { env: 'EXECUTOR_ADDRESS_SPACE_BYTES', schema: int(0, 1024 ** 5), default: String(4 * 1024 ** 3) },
   tmpBytes: { env: 'EXECUTOR_TMP_BYTES', schema: int(1024 ** 2, 1024 ** 4), default: String(64 * 1024 ** 2) },
@@ -56,6 +63,8 @@ export const OPTIONS = {
   network: { env: 'EXECUTOR_NETWORK', schema: z.enum(['none', 'allow']), default: 'none' },
   requireGvisor: { env: 'EXECUTOR_REQUIRE_GVISOR', schema: flag, default: '0' },
   filesBytes: { env: 'EXECUTOR_FILES_BYTES', schema: int(0, 1024 ** 3), default: String(10 * 1024 ** 2) },
+  // Redis refuses a bulk string over 512 MiB (proto-max-bulk-len) anyway.
+  taskBytes: { env: 'EXECUTOR_TASK_BYTES', schema: int(64 * 1024, 512 * 1024 ** 2), default: String(DEFAULT_TASK_BYTES) },
   artifactFiles: { env: 'EXECUTOR_ARTIFACT_FILES', schema: int(0, 100_000), default: '64' },
   artifactBytes: { env: 'EXECUTOR_ARTIFACT_BYTES', schema: int(0, 1024 ** 3), default: String(10 * 1024 ** 2) },
   maxAttempts: { env: 'EXECUTOR_MAX_ATTEMPTS', schema: int(1, 100), default: '3' },

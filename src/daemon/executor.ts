@@ -10,12 +10,12 @@ import type { ExecutorMetrics } from './metrics.js';
 import { connectRedis } from '../queue/connection.js';
 import { TaskConsumer, type StreamTask } from '../queue/consumer.js';
 import { ControlListener, controlKey } from '../queue/control.js';
-import { checkInputFiles } from '../workspace/input-files.js';
 import { ResultsWriter } from '../queue/results-writer.js';
 import { configuredMaxima, effectiveLimits } from '../run/limits.js';
 import { executeRun, withTimeout, type RunReport } from '../run/run.js';
 import type { RuntimeRegistry } from '../runtimes/load.js';
 import type { PreparedSandbox } from '../sandbox/prepare.js';
+import { admissionProblem } from '../task/admission.js';
 import { parseTask } from '../task/parse.js';
 import { STANDBY_BOOTSTRAPS_DIR } from '../runtimes/load.js';
 import { installBootstraps, StandbyPool, standbyRuntimes } from '../standby/pool.js';
@@ -191,11 +191,11 @@ export class Executor {
   }
 
   /** Answer a task that will not run, then acknowledge it. */
-  private async answerWithoutRun(entry: StreamTask, taskId: string | undefined, result: ExitResult, deadReason?: string): Promise<void> {
+  private async answerWithoutRun(entry: StreamTask, taskId: string | undefined, result: ExitResult, deadReason?: string, withoutTask = false): Promise<void> {
     const { config } = this.deps;
     if (taskId !== undefined) await new ResultsWriter(this.redis, taskId, config.resultTtlS).exit(result, config.consumer);
     if (deadReason !== undefined) {
-      await this.consumer.deadLetter(config.deadStream, entry, deadReason);
+      await this.consumer.deadLetter(config.deadStream, entry, deadReason, withoutTask);
       this.metrics?.deadLettered.inc();
     }
     await this.consumer.ack(entry.entryId);
@@ -205,11 +205,13 @@ export class Executor {
   /** Handle one entry; returns true when the sandbox is dirty and the executor must stop. */
   private async handle(entry: StreamTask): Promise<boolean> {
     const { config, runtimes, sandbox, logger } = this.deps;
-    const parsed = parseTask(entry.raw, [...runtimes.keys()]);
+    const parsed = parseTask(entry.raw, [...runtimes.keys()], config.taskBytes);
     if (!parsed.ok) {
       logger.warn({ entryId: entry.entryId, taskId: parsed.id, error: parsed.error }, 'task rejected');
-      // Without an id nobody can be answered: keep the message where someone can look at it.
-      await this.answerWithoutRun(entry, parsed.id, notRunResult('rejected', parsed.error), parsed.id === undefined ? `unusable task: ${parsed.error}` : undefined);
+      // Without an id nobody can be answered: keep the message where someone can look at it
+      // (one refused for its size without its body: the copy would be as large).
+      const deadReason = parsed.id === undefined ? `unusable task: ${parsed.error}` : undefined;
+      await this.answerWithoutRun(entry, parsed.id, notRunResult('rejected', parsed.error), deadReason, parsed.tooLarge !== undefined);
       return false;
     }
 
@@ -223,10 +225,11 @@ export class Executor {
       return false;
     }
     const profile = runtimes.get(task.runtime)!;
-    const filesProblem = checkInputFiles(task.files ?? [], config.filesBytes, [profile.file]);
-    if (filesProblem !== undefined) {
-      log.warn({ error: filesProblem }, 'task rejected');
-      await this.answerWithoutRun(entry, task.id, notRunResult('rejected', filesProblem));
+    const limits = effectiveLimits(this.maxima, task.limits);
+    const problem = admissionProblem(task, profile, limits, { filesBytes: config.filesBytes });
+    if (problem !== undefined) {
+      log.warn({ error: problem }, 'task rejected');
+      await this.answerWithoutRun(entry, task.id, notRunResult('rejected', problem));
       return false;
     }
     if (this.control.isCancelled(task.id)) {
@@ -240,7 +243,6 @@ export class Executor {
       return false;
     }
 
-    const limits = effectiveLimits(this.maxima, task.limits);
     const writer = new ResultsWriter(this.redis, task.id, config.resultTtlS, task.traceparent ? ['traceparent', task.traceparent] : []);
     this.runsDone += 1;
     this.metrics?.runsLeft.set(config.maxRuns - this.runsDone);

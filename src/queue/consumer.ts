@@ -1,5 +1,7 @@
 // Reads tasks from the stream through the consumer group, one at a time, so that an executor
 // never holds more tasks than the one it is running: what it did not take stays for the others.
+// Entries are read as Buffers and left undecoded: a task over the size cap is refused by its
+// byte length, without a decoded string (and a parsed copy) of it beside the bytes.
 import { isCluster, type RedisClient as Redis } from './connection.js';
 import { TASK_FIELD } from '../protocol/keys.js';
 
@@ -7,11 +9,11 @@ export interface StreamTask {
   /** The stream entry id, used to acknowledge it. */
   entryId: string;
   /** The raw `task` field, or undefined when the entry has none. */
-  raw: string | undefined;
+  raw: Buffer | undefined;
   /** How many times this entry has been delivered (1 for a fresh read). */
   deliveries: number;
   /** All fields of the entry, as stored. */
-  fields: string[];
+  fields: Buffer[];
 }
 
 // How much longer than its BLOCK time a read may take before it is presumed lost.
@@ -89,13 +91,13 @@ export class TaskConsumer {
    * or lost its connection for good). Returns it with its delivery count, which becomes the attempt.
    */
   async claimStale(minIdleMs: number): Promise<StreamTask | null> {
-    let reply: [string, [string, string[] | null][], string[]?];
+    let reply: [Buffer, [Buffer, Buffer[] | null][], Buffer[]?];
     try {
-      reply = (await this.control.xautoclaim(this.opts.stream, this.opts.group, this.opts.consumer, minIdleMs, '0-0', 'COUNT', 1)) as [
-      string,
-      [string, string[] | null][],
-      string[]?,
-    ];
+      reply = (await this.control.callBuffer('XAUTOCLAIM', this.opts.stream, this.opts.group, this.opts.consumer, minIdleMs, '0-0', 'COUNT', 1)) as [
+        Buffer,
+        [Buffer, Buffer[] | null][],
+        Buffer[]?,
+      ];
     } catch (err) {
       if (!String((err as Error).message).includes('NOGROUP')) throw err;
       // The stream was deleted (or Redis restarted empty): make the group again and go on.
@@ -104,13 +106,15 @@ export class TaskConsumer {
     }
     const entry = reply?.[1]?.[0];
     if (!entry || !entry[1]) return null;
-    const [entryId, fields] = entry;
+    const entryId = entry[0].toString();
+    const fields = entry[1];
     const pending = (await this.control.xpending(this.opts.stream, this.opts.group, entryId, entryId, 1)) as [string, string, number, number][];
     return { entryId, raw: fieldOf(fields, TASK_FIELD), deliveries: pending[0]?.[3] ?? 2, fields };
   }
 
   private async readBlocking(): Promise<StreamTask | null> {
-    const reply = (await this.blocking.xreadgroup(
+    const reply = (await this.blocking.callBuffer(
+      'XREADGROUP',
       'GROUP',
       this.opts.group,
       this.opts.consumer,
@@ -121,16 +125,21 @@ export class TaskConsumer {
       'STREAMS',
       this.opts.stream,
       '>',
-    )) as [string, [string, string[]][]][] | null;
+    )) as [Buffer, [Buffer, Buffer[]][]][] | null;
     const entry = reply?.[0]?.[1]?.[0];
     if (!entry) return null;
-    const [entryId, fields] = entry;
-    return { entryId, raw: fieldOf(fields, TASK_FIELD), deliveries: 1, fields };
+    const fields = entry[1];
+    return { entryId: entry[0].toString(), raw: fieldOf(fields, TASK_FIELD), deliveries: 1, fields };
   }
 
-  /** Copy an entry that will never run to the dead-letter stream, with the reason. */
-  async deadLetter(deadStream: string, task: StreamTask, reason: string): Promise<void> {
-    await this.control.xadd(deadStream, '*', 'reason', reason, 'stream', this.opts.stream, 'entry', task.entryId, 'deliveries', String(task.deliveries), ...task.fields);
+  /**
+   * Copy an entry that will never run to the dead-letter stream, with the reason. With
+   * `withoutTask` (an entry refused for its size) the `task` field is left out and its size
+   * recorded instead, as `taskBytes`.
+   */
+  async deadLetter(deadStream: string, task: StreamTask, reason: string, withoutTask = false): Promise<void> {
+    const fields = withoutTask ? [...withoutField(task.fields, TASK_FIELD), 'taskBytes', String(task.raw?.length ?? 0)] : task.fields;
+    await this.control.xadd(deadStream, '*', 'reason', reason, 'stream', this.opts.stream, 'entry', task.entryId, 'deliveries', String(task.deliveries), ...fields);
   }
 
   async ack(entryId: string): Promise<void> {
@@ -156,7 +165,11 @@ export class TaskConsumer {
   }
 }
 
-function fieldOf(fields: string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+function fieldOf(fields: Buffer[], name: string): Buffer | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i]!.toString() === name) return fields[i + 1];
   return undefined;
+}
+
+function withoutField(fields: Buffer[], name: string): Buffer[] {
+  return fields.filter((_, i) => fields[i - (i % 2)]!.toString() !== name);
 }

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { ERROR_CODES, ExecutorError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { OutputCoalescer, type OutputKind, type OutputSink } from '../output/coalescer.js';
 import { notRunResult, type EffectiveLimits, type ExitResult, type SweepReport } from '../protocol/result.js';
@@ -250,7 +251,14 @@ async function launch(spec: RunSpec, env: RunEnvironment, scratch: Scratch, stan
     return { result: notRunResult('internal_error', `cannot start runtime "${profile.name}": ${profile.command[0]} not found on ${env.sandboxPath}`) };
   }
   const owner = env.identity.mode === 'dedicated' ? { uid: env.identity.uid, gid: env.identity.gid } : undefined;
-  await writeInputFiles(scratch.path, task.files ?? [], owner);
+  try {
+    await writeInputFiles(scratch.path, task.files ?? [], owner);
+  } catch (err) {
+    // The task's own files cannot be written (admission should have caught it): nothing of the
+    // snippet has run, so the task is rejected and the sandbox is as clean as before.
+    if (err instanceof ExecutorError && err.code === ERROR_CODES.INPUT_FILES) return { result: notRunResult('rejected', err.message) };
+    throw err;
+  }
   if (!standby) await scratch.makeDir(OUT_DIR);
   const codeFile = await scratch.writeFile(profile.file, task.code);
   const runEnv = buildEnv({ profile, task, home: scratch.path, path: env.sandboxPath });

@@ -4,6 +4,7 @@
 // with propagation left unchanged leaks out of the namespace — so only a private one counts).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import { promisify } from 'node:util';
 import type { SandboxKind } from '../protocol/result.js';
 
@@ -41,20 +42,31 @@ export async function probeCapabilities(isRoot: boolean): Promise<SandboxCapabil
   return { sandbox, privateMounts, networkNamespace, ipcNamespace, pidNamespace: pidNamespace && privateMounts, runInit };
 }
 
-// gVisor announces itself in its kernel log ("Starting gVisor...") and reports a fixed, fake
-// kernel version; either is enough.
+// gVisor's kernel reports a fixed, made-up identity through uname(2) and /proc/version: release
+// "4.4.0", version "#1 SMP Sun Jan 10 15:06:54 PST 2016" (its sentry's constants, unchanged across
+// releases); no real kernel gVisor can run on is that old. Both come from the kernel itself, so
+// no process can change them. Its kernel log ("Starting gVisor...") is not used: natively that
+// log is the host's, shared by every container, and a snippet writes into it (a process named
+// "gVisor" that segfaults is logged by name), which made EXECUTOR_REQUIRE_GVISOR=1 pass on any
+// node after one such snippet.
+export const GVISOR_RELEASE = '4.4.0';
+export const GVISOR_VERSION = '#1 SMP Sun Jan 10 15:06:54 PST 2016';
+
+export function isGvisorKernel(kernel: { release: string; version: string; procVersion: string | undefined }): boolean {
+  const unameSays = kernel.release === GVISOR_RELEASE && kernel.version === GVISOR_VERSION;
+  // Where /proc is mounted it must agree; it is the kernel's too.
+  const procSays = kernel.procVersion === undefined || kernel.procVersion.trim() === `Linux version ${GVISOR_RELEASE} ${GVISOR_VERSION}`;
+  return unameSays && procSays;
+}
+
 async function detectGvisor(): Promise<boolean> {
+  let procVersion: string | undefined;
   try {
-    if (/Linux version 4\.4\.0 #1 SMP Sun Jan 10 15:06:54 PST 2016/.test(fs.readFileSync('/proc/version', 'utf8'))) return true;
+    procVersion = fs.readFileSync('/proc/version', 'utf8');
   } catch {
-    // no /proc/version: fall through
+    // no /proc: uname alone decides
   }
-  try {
-    const { stdout } = await run('dmesg', [], { timeout: 2000 });
-    return /gVisor/.test(stdout);
-  } catch {
-    return false;
-  }
+  return isGvisorKernel({ release: os.release(), version: os.version(), procVersion });
 }
 
 async function succeeds(file: string, args: string[]): Promise<boolean> {

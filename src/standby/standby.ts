@@ -19,6 +19,9 @@ import type { Task } from '../task/schema.js';
 import { OUT_DIR } from '../workspace/artifacts.js';
 import { createScratch, type Scratch } from '../workspace/scratch.js';
 
+/** Variables every runtime reads only while starting, whatever its profile says. */
+const STARTUP_ENV = ['PATH', 'HOME', 'LD_*', 'GLIBC_TUNABLES', 'MALLOC_*'];
+
 /** The handoff's last field (see the bootstraps). */
 const HANDOFF_END = '.end';
 
@@ -114,8 +117,10 @@ export class Standby {
     const rlimits = rlimitCommands({ limits, identity: env.identity, addressSpaceBytes: env.addressSpaceBytes }).join(' ');
     if (rlimits !== this.rlimits) return false;
     // PATH and HOME are read at start-up by every runtime (which interpreter runs, user site and
-    // module folders): a task that sets them gets the fresh start that honours them.
-    const patterns = ['PATH', 'HOME', ...this.profile.startupEnv];
+    // module folders), and so are the dynamic loader's and glibc's variables by every dynamically
+    // linked program (LD_PRELOAD, GLIBC_TUNABLES, MALLOC_ARENA_MAX...): a task that sets one gets
+    // the fresh start that honours it.
+    const patterns = [...STARTUP_ENV, ...this.profile.startupEnv];
     return Object.keys(task.env ?? {}).every((name) => !patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p)));
   }
 

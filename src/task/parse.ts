@@ -1,17 +1,31 @@
 // Turn a raw stream entry into a task or a rejection a caller can act on. Never throws: a
 // malformed message must not be able to crash the daemon.
+import { PEEK_BYTES, peekTaskId } from './peek-id.js';
 import { taskIdSchema, taskSchema, type Task } from './schema.js';
+import { DEFAULT_TASK_BYTES, taskTooLarge } from './size.js';
 
 export type ParsedTask =
   | { ok: true; task: Task }
-  /** `id` is set when the message carried a usable id, so the rejection can be answered. */
-  | { ok: false; id: string | undefined; error: string };
+  /**
+   * `id` is set when the message carried a usable id, so the rejection can be answered;
+   * `tooLarge` (its size in bytes) when it was refused unread for being over the cap.
+   */
+  | { ok: false; id: string | undefined; error: string; tooLarge?: number };
 
-export function parseTask(raw: string | undefined, knownRuntimes: readonly string[]): ParsedTask {
+/**
+ * `raw` is the stored `task` field. Its size is checked before anything else: an entry over
+ * `maxBytes` is never decoded or parsed, only its start is scanned for an id to answer.
+ */
+export function parseTask(raw: string | Buffer | undefined, knownRuntimes: readonly string[], maxBytes = DEFAULT_TASK_BYTES): ParsedTask {
   if (raw === undefined) return { ok: false, id: undefined, error: 'entry has no "task" field' };
+  const bytes = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+  if (bytes > maxBytes) {
+    const id = peekTaskId(typeof raw === 'string' ? Buffer.from(raw.slice(0, PEEK_BYTES)) : raw);
+    return { ok: false, id, error: taskTooLarge(bytes, maxBytes), tooLarge: bytes };
+  }
   let json: unknown;
   try {
-    json = JSON.parse(raw);
+    json = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
   } catch (err) {
     return { ok: false, id: undefined, error: `task is not valid JSON: ${(err as Error).message}` };
   }

@@ -12,9 +12,19 @@ export const taskIdSchema = z
 
 const positiveInt = z.number().int().positive();
 
+/** NAME_MAX: the longest name of one file or folder, in bytes, on every Linux file system. */
+export const MAX_SEGMENT_BYTES = 255;
+/**
+ * The longest relative path, in bytes. 1024 characters are at most 3072 bytes of UTF-8; with a
+ * work dir of at most MAX_WORK_DIR_BYTES (config) every input path stays within PATH_MAX (4096,
+ * with its NUL) inside the scratch directory.
+ */
+export const MAX_PATH_BYTES = 3072;
+
 /**
  * A relative path that stays inside the scratch directory: no absolute paths, no `..`, no empty
- * or `.` segments (so there is one spelling per file), no NUL.
+ * or `.` segments (so there is one spelling per file), no NUL, and names the kernel can create —
+ * a longer one would fail only while being written (ENAMETOOLONG), after the run had begun.
  */
 export const relativePathSchema = z
   .string()
@@ -22,7 +32,9 @@ export const relativePathSchema = z
   .max(1024)
   .refine((p) => !p.includes('\0'), 'path must not contain NUL bytes')
   .refine((p) => !p.startsWith('/'), 'path must be relative')
-  .refine((p) => p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..'), 'path must not contain empty, "." or ".." segments');
+  .refine((p) => p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..'), 'path must not contain empty, "." or ".." segments')
+  .refine((p) => p.split('/').every((seg) => Buffer.byteLength(seg) <= MAX_SEGMENT_BYTES), `each segment of a path must be at most ${MAX_SEGMENT_BYTES} bytes (NAME_MAX)`)
+  .refine((p) => Buffer.byteLength(p) <= MAX_PATH_BYTES, `path must be at most ${MAX_PATH_BYTES} bytes`);
 
 export const taskFileSchema = z.object({
   path: relativePathSchema,

@@ -32,20 +32,38 @@ export function checkInputFiles(files: readonly TaskFile[], maxBytes: number, re
   return undefined;
 }
 
+// Errors of writing a file that the file's own path or content explains (a name the file system
+// refuses, one folder in the way of another): the task's problem, not the executor's.
+const CAUSED_BY_THE_TASK = new Set(['ENAMETOOLONG', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ELOOP', 'EINVAL', 'EILSEQ', 'EFBIG']);
+
+/**
+ * Write the task's files. A failure the task's own files cause is thrown as an INPUT_FILES
+ * error (the run answers `rejected`); any other (the disk, the executor) as it came.
+ */
 export async function writeInputFiles(root: string, files: readonly TaskFile[], owner: { uid: number; gid: number } | undefined): Promise<void> {
   for (const f of files) {
     const target = path.resolve(root, f.path);
     if (!target.startsWith(`${root}/`)) throw new ExecutorError(ERROR_CODES.INPUT_FILES, `files: "${f.path}" escapes the working directory`);
-    await makeParents(root, path.dirname(target), owner);
-    const handle = await fs.open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, f.mode ?? 0o644);
     try {
-      await handle.writeFile(f.encoding === 'base64' ? Buffer.from(f.content, 'base64') : f.content);
-      // The process umask may have narrowed the mode given at creation.
-      await handle.chmod(f.mode ?? 0o644);
-      if (owner) await handle.chown(owner.uid, owner.gid);
-    } finally {
-      await handle.close();
+      await writeOne(root, target, f, owner);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === undefined || !CAUSED_BY_THE_TASK.has(code)) throw err;
+      throw new ExecutorError(ERROR_CODES.INPUT_FILES, `files: "${f.path}" cannot be written: ${code}`, { cause: err });
     }
+  }
+}
+
+async function writeOne(root: string, target: string, f: TaskFile, owner: { uid: number; gid: number } | undefined): Promise<void> {
+  await makeParents(root, path.dirname(target), owner);
+  const handle = await fs.open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, f.mode ?? 0o644);
+  try {
+    await handle.writeFile(f.encoding === 'base64' ? Buffer.from(f.content, 'base64') : f.content);
+    // The process umask may have narrowed the mode given at creation.
+    await handle.chmod(f.mode ?? 0o644);
+    if (owner) await handle.chown(owner.uid, owner.gid);
+  } finally {
+    await handle.close();
   }
 }
 

@@ -40,6 +40,21 @@ describe.skipIf(needsRoot.skip)(`ExecutorClient ${needsRoot.reason}`, () => {
     await expect(client.submit({ id: 'no spaces', runtime: 'python', code: '1' })).rejects.toMatchObject({ code: ERROR_CODES.USAGE });
   });
 
+  it('refuses a task over the executors\' size cap before sending it, in the executor\'s words', async () => {
+    const stream = unique('never-sent');
+    const capped = new ExecutorClient({ redis: redisUrl(), stream });
+    const big = { runtime: 'bash', code: 'true', stdin: 'x'.repeat(20 * 1024 * 1024) };
+    await expect(capped.submit(big)).rejects.toMatchObject({
+      code: ERROR_CODES.TASK_TOO_LARGE,
+      message: expect.stringMatching(/^task is 2097\d{4} bytes, over the cap of 20971520 bytes \(EXECUTOR_TASK_BYTES\)$/),
+    });
+    const small = new ExecutorClient({ redis: redisUrl(), stream, maxTaskBytes: 100 });
+    await expect(small.submit({ runtime: 'bash', code: 'echo 1234567890'.repeat(10) })).rejects.toMatchObject({ code: ERROR_CODES.TASK_TOO_LARGE });
+    const probe = new ExecutorClient({ redis: redisUrl(), stream: unique('probe') });
+    expect(await (probe as unknown as { redis: { xlen(k: string): Promise<number> } }).redis.xlen(stream)).toBe(0);
+    await Promise.all([capped.close(), small.close(), probe.close()]);
+  });
+
   it('gives up following after timeoutMs when no executor answers', async () => {
     const lonely = new ExecutorClient({ redis: redisUrl(), stream: unique('nobody-reads') });
     const sub = await lonely.submit({ runtime: 'bash', code: 'true' }, { timeoutMs: 300 });

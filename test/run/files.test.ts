@@ -79,4 +79,12 @@ describe.skipIf(needsRoot.skip)(`files in, artifacts out ${needsRoot.reason}`, (
       ['b', false],
     ]);
   });
+
+  it('answers rejected, not an executor failure, when a task file cannot be written (admission bypassed)', async () => {
+    // The daemon refuses such a path before the run; this is the run's own backstop.
+    const r = await runSnippet('bash', 'echo must not run', { files: [{ path: `d/${'n'.repeat(256)}`, content: 'x', encoding: 'utf8' }] });
+    expect(r.result).toMatchObject({ status: 'rejected', error: expect.stringMatching(/^files: "d\/n+" cannot be written: ENAMETOOLONG$/) });
+    expect(r.result.sweep).toBeUndefined();
+    expect(r.stdout.toString()).toBe('');
+  });
 });

@@ -243,6 +243,21 @@ describe.skipIf(needsRoot.skip)(`standby interpreters ${needsRoot.reason}`, () =
     expect(plain.standby).toBe(true);
   });
 
+  it('runs a task with LD_PRELOAD fresh, so the loader honours it exactly as without standby', async () => {
+    // libcap-ng is there wherever the launcher is (setpriv links it), and no interpreter loads it.
+    const probe = { env: { LD_PRELOAD: 'libcap-ng.so.0' } };
+    const python = await bothWays({ ...probe, runtime: 'python', code: 'print("libcap-ng" in open("/proc/self/maps").read())' });
+    expect([python.standby.standby, python.standby.stdout, python.fresh.stdout]).toEqual([false, 'True\n', 'True\n']);
+    const node = await bothWays({ ...probe, runtime: 'node', code: 'console.log(require("fs").readFileSync("/proc/self/maps", "utf8").includes("libcap-ng"))' });
+    expect([node.standby.standby, node.standby.stdout, node.fresh.stdout]).toEqual([false, 'true\n', 'true\n']);
+    // The loader's other start-up variables, and glibc's malloc ones, go the same way.
+    const d = startDaemon();
+    await d.daemon.waitForLog('executor started');
+    for (const env of [{ GLIBC_TUNABLES: 'glibc.malloc.arena_max=1' }, { MALLOC_ARENA_MAX: '1' }, { LD_LIBRARY_PATH: '/nowhere' }]) {
+      expect(await run(d, { runtime: 'python', env, code: 'print(1)' })).toMatchObject({ standby: false, stdout: '1\n' });
+    }
+  });
+
   it('falls back to fresh interpreters when a standby cannot start, and stops trying after three', async () => {
     // A python profile whose bootstrap folder does not exist: the interpreter never reports ready
     // (it goes on to run a main.py that is not there yet, and exits).

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseTask } from '../../src/task/parse.js';
+import { PEEK_BYTES, peekTaskId } from '../../src/task/peek-id.js';
 
 const runtimes = ['python', 'node', 'bash'];
 const parse = (task: unknown) => parseTask(typeof task === 'string' ? task : JSON.stringify(task), runtimes);
@@ -53,5 +54,31 @@ describe('parseTask', () => {
       expect(r.id).toBe(id);
       expect(r.error).toMatch(error);
     }
+  });
+
+  it('refuses an entry over the size cap by its byte length, before parsing, and finds its id in the first bytes', () => {
+    const raw = Buffer.from(JSON.stringify({ id: 'big-1', runtime: 'python', code: '1', stdin: 'é'.repeat(600) }));
+    const r = parseTask(raw, runtimes, 1000);
+    expect(r).toEqual({ ok: false, id: 'big-1', error: `task is ${raw.length} bytes, over the cap of 1000 bytes (EXECUTOR_TASK_BYTES)`, tooLarge: raw.length });
+    // Not even JSON: the size alone decides.
+    expect(parseTask(Buffer.alloc(1001, '{'), runtimes, 1000)).toMatchObject({ ok: false, id: undefined, tooLarge: 1001 });
+    expect(parseTask(raw, runtimes, raw.length)).toMatchObject({ ok: true });
+  });
+
+  it.each([
+    ['{"id":"a1","code":"x"}', 'a1'],
+    [' {\n "runtime" : "bash", "limits": {"id": "inner"}, "args": ["\\"id\\": \\"fake\\""], "id" : "real"}', 'real'],
+    ['{"code":"\\"id\\":\\"fake\\"","id":"after"}', 'after'],
+    ['{"env":{"id":"nested"}}', undefined],
+    ['{"id":"bad id"}', undefined],
+    ['{"id":7}', undefined],
+    ['["id","x"]', undefined],
+  ])('peeks the top-level id of %s', (json, id) => {
+    expect(peekTaskId(Buffer.from(json))).toBe(id);
+  });
+
+  it('gives up on an id past the peek bound', () => {
+    expect(peekTaskId(Buffer.from(JSON.stringify({ code: 'c'.repeat(PEEK_BYTES), id: 'late' })))).toBeUndefined();
+    expect(peekTaskId(Buffer.from(JSON.stringify({ code: 'c'.repeat(PEEK_BYTES - 100), id: 'early' })))).toBe('early');
   });
 });
