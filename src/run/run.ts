@@ -6,12 +6,11 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import { OutputCoalescer, type OutputKind, type OutputSink } from '../output/coalescer.js';
-import { notRunResult, type EffectiveLimits, type ExitResult, type SweepReport } from '../protocol/result.js';
+import { notRunResult, type EffectiveLimits, type ExitResult } from '../protocol/result.js';
 import type { RuntimeProfile } from '../runtimes/schema.js';
 import type { SandboxCapabilities } from '../sandbox/capabilities.js';
 import type { SandboxIdentity } from '../sandbox/identity.js';
 import { LAUNCHER_ENV, wrapCommand } from '../sandbox/launcher.js';
-import { findFilesOf, removeFilesOf } from '../sandbox/leftover-files.js';
 import type { Task } from '../task/schema.js';
 import { collectArtifacts, OUT_DIR, type ArtifactSink } from '../workspace/artifacts.js';
 import { writeInputFiles } from '../workspace/input-files.js';
@@ -22,6 +21,7 @@ import { CpuMeter } from './cpu-meter.js';
 import { toExitResult, type TerminationReason } from './outcome.js';
 import { createProcessScope, type ProcessScope } from './process-scope.js';
 import { spawnSnippet, type Snippet } from './spawn.js';
+import { sweepFiles } from './sweep-files.js';
 import { awaitReaping, sweep, terminateRun, type ProcessScopeLeft } from './terminate.js';
 
 export interface RunSpec {
@@ -296,28 +296,6 @@ async function sampleUsage(
       log.warn({ err }, 'usage sample failed');
     }
   }
-}
-
-/**
- * Delete what the sandbox user left in the shared writable places (its private tmpfs mounts, when
- * it had them, are already gone with its mount namespace), then verify: no process and no file of
- * the user anywhere writable. With a shared user there is no telling its files from the daemon's,
- * so only processes are checked.
- */
-async function sweepFiles(env: RunEnvironment, left: ProcessScopeLeft, scratchPath: string): Promise<SweepReport> {
-  const problems = left.survivors.map((p) => `process ${p.pid} (state ${p.state}, parent ${p.ppid}) of the sandbox user survived the kill`);
-  if (env.identity.mode === 'dedicated') {
-    const places = env.sweepPlaces;
-    // The run's own scratch directory is removed whole afterwards; anything else is a leftover.
-    const others = (found: string[]) => found.filter((p) => p !== scratchPath);
-    const removed = others(await removeFilesOf(env.identity.uid, places, scratchPath));
-    if (removed.length > 0) {
-      env.logger.warn({ removed: removed.slice(0, 20), count: removed.length }, 'removed files the run left behind');
-      // Every process of the user is dead, so nothing can add files: look again only after a removal.
-      for (const p of others(await findFilesOf(env.identity.uid, places))) problems.push(`file ${p} of the sandbox user could not be removed`);
-    }
-  }
-  return problems.length === 0 ? { clean: true } : { clean: false, problems };
 }
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -28,11 +28,16 @@ describe.skipIf(needsRoot.skip)(`scratch removal ${needsRoot.reason}`, () => {
         fs.mkdirSync(x);
         for (let i = 0; i < FILES; i++) fs.writeFileSync(path.join(x, `v${i}`), 'delete');
         // Stands in for a survivor of the run: swaps x for a link to the victim, back and forth.
-        const racer = spawn('bash', ['-c', 'cd "$1"; while :; do mv x x.d; ln -s "$2" x; mv -T x.d x 2>/dev/null || { rm -f x; mv x.d x; }; done 2>/dev/null', 'racer', scratch.path, victim], { stdio: 'ignore' });
+        const racer = spawn('bash', ['-c', 'cd "$1"; while :; do mv x x.d; ln -s "$2" x; mv -T x.d x 2>/dev/null || { rm -f x; mv x.d x; }; done 2>/dev/null', 'racer', scratch.path, victim], {
+          stdio: 'ignore',
+          detached: true,
+        });
         await new Promise((r) => setTimeout(r, 20));
         await scratch.remove().catch((err: Error) => failures.push(err.message));
-        racer.kill('SIGKILL');
-        await new Promise((r) => racer.once('exit', r));
+        // The whole group: a mv or ln the racer had started must not outlive it.
+        const exited = new Promise((r) => racer.once('exit', r));
+        process.kill(-racer.pid!, 'SIGKILL');
+        await exited;
         lost.push(FILES - fs.readdirSync(victim).length);
         fs.rmSync(scratch.path, { recursive: true, force: true });
         fs.rmSync(victim, { recursive: true, force: true });
