@@ -46,6 +46,8 @@ export interface RunEnvironment {
   cpuSampleMs: number;
   artifactFiles: number;
   artifactBytes: number;
+  /** At most this many entries of out/ are listed in the result. */
+  artifactList: number;
   /** How long output may wait for Redis before the run is reported failed. */
   deliveryTimeoutMs: number;
   logger: Logger;
@@ -183,11 +185,11 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     // Every process of the run is dead: out/ can no longer change while it is read.
     const artifacts = await collectArtifacts(
       scratch.path,
-      { maxFiles: env.artifactFiles, maxBytes: env.artifactBytes, uid: env.identity.uid },
+      { maxFiles: env.artifactFiles, maxBytes: env.artifactBytes, maxListed: env.artifactList, uid: env.identity.uid },
       hooks.artifact ?? (async () => undefined),
     ).catch((err: Error) => {
       deliveryError ??= `artifacts: ${err.message}`;
-      return [];
+      return { entries: [], unlisted: 0 };
     });
     const cpuMs = meter.totalMs;
     const result = toExitResult({
@@ -202,7 +204,8 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       limits,
       deliveryError,
       sweep: sweepReport,
-      artifacts,
+      artifacts: artifacts.entries,
+      artifactsUnlisted: artifacts.unlisted,
     });
     if (!sweepReport.clean) log.error({ problems: sweepReport.problems }, 'sweep could not clean the sandbox');
     // Without an init that reaps orphans (tini), killed or orphaned processes would pile up as

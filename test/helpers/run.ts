@@ -30,6 +30,7 @@ export const testSandboxConfig = {
   cpuSampleMs: 50,
   artifactFiles: 64,
   artifactBytes: 10 * 1024 ** 2,
+  artifactList: 1000,
   deliveryTimeoutMs: 30_000,
 };
 
