@@ -10,8 +10,10 @@ import { needsRoot, sandboxUid } from '../helpers/env.js';
 import { identity, runSnippet, testSandbox, testSandboxConfig } from '../helpers/run.js';
 
 // A world-writable folder outside the private mounts, beside the work dir (not inside it, so
-// that only the sweep place given here covers it).
-const shared = path.join(path.dirname(testSandboxConfig.workDir), `shared-${identity.uid}`);
+// that only the sweep place given here covers it), inside a folder nobody else may list: no other
+// test's sandbox (another worker's, another checkout's) must find it writable.
+const hidden = path.join(path.dirname(testSandboxConfig.workDir), `sweep-${identity.uid}`);
+const shared = path.join(hidden, 'shared');
 // Another runtime of the same executor runs as the next uid.
 const other: SandboxIdentity = { mode: 'dedicated', uid: sandboxUid(1), gid: sandboxUid(1), name: 'test-other' };
 // Descriptors of this process, less the /proc/<pid>/stat ones the CPU sampler leaks per sampled
@@ -34,11 +36,12 @@ describe.skipIf(needsRoot.skip)(`the sweep of shared writable places ${needsRoot
   beforeAll(async () => {
     await testSandbox();
     fs.mkdirSync(shared, { recursive: true });
+    fs.chmodSync(hidden, 0o711);
     fs.chmodSync(shared, 0o1777);
   });
   afterAll(() => {
     // rm copes with whatever a failed run left (fs.rm overflows its stack on a deep tree).
-    execFileSync('rm', ['-rf', shared]);
+    execFileSync('rm', ['-rf', hidden]);
   });
 
   it('deletes files whose names are not UTF-8, so the next runtime cannot read them', async () => {
