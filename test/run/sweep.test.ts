@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxIdentity } from '../../src/sandbox/identity.js';
+import { BUILD_TREE_PY } from '../../src/selftest/checks.js';
 import { needsRoot, sandboxUid } from '../helpers/env.js';
 import { identity, runSnippet, testSandbox, testSandboxConfig } from '../helpers/run.js';
 
@@ -63,20 +64,10 @@ describe.skipIf(needsRoot.skip)(`the sweep of shared writable places ${needsRoot
 
   it('removes a tree deeper than PATH_MAX, with 255-byte names and chmod 000 folders, from the scratch dir and a shared place', async () => {
     const code = [
-      'import os, sys',
+      ...BUILD_TREE_PY,
+      'import sys',
       'top = os.getcwd()',
       'print(top, flush=True)',
-      'def build(where, root, depth, long):',
-      '    os.chdir(where); os.mkdir(root); os.chdir(root)',
-      '    names = []',
-      '    for i in range(depth):',
-      '        n = "L" * 255 if long and i % 2 else "d"',
-      '        os.mkdir(n); os.chdir(n); names.append(n)',
-      '    open("x" * 255, "w").write("deep")',
-      '    for i, n in enumerate(reversed(names)):',
-      '        os.chdir("..")',
-      '        if i % 997 == 3: os.chmod(n, 0)',
-      '    os.chdir(where); os.chmod(root, 0)',
       'build(top, "chain", 10000, False)',
       'build(top, "long", 100, True)',
       'build(sys.argv[1], "deep", 3000, False)',
@@ -84,15 +75,13 @@ describe.skipIf(needsRoot.skip)(`the sweep of shared writable places ${needsRoot
     ].join('\n');
     const places = await sweepPlaces();
     const fdsBefore = openFds();
-    {
-      const r = await runSnippet('python', code, { args: [shared], limits: { wallMs: 50_000, cpuMs: 40_000 }, environment: { sweepPlaces: places } });
-      const [scratch, built] = r.stdout.toString().trim().split('\n');
-      expect([built, r.stderr.toString().slice(-500)]).toEqual(['built', '']);
-      expect(r.result.status).toBe('ok');
-      expect(r.result.sweep).toEqual({ clean: true });
-      expect(fs.existsSync(scratch!)).toBe(false);
-      expect(listBytes(shared)).toEqual([]);
-    }
+    const r = await runSnippet('python', code, { args: [shared], limits: { wallMs: 50_000, cpuMs: 40_000 }, environment: { sweepPlaces: places } });
+    const [scratch, built] = r.stdout.toString().trim().split('\n');
+    expect([built, r.stderr.toString().slice(-500)]).toEqual(['built', '']);
+    expect(r.result.status).toBe('ok');
+    expect(r.result.sweep).toEqual({ clean: true });
+    expect(fs.existsSync(scratch!)).toBe(false);
+    expect(listBytes(shared)).toEqual([]);
     // Every descriptor the deletion opened was closed again.
     expect(openFds()).toBe(fdsBefore);
   });
