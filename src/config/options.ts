@@ -67,6 +67,8 @@ export const OPTIONS = {
   taskBytes: { env: 'EXECUTOR_TASK_BYTES', schema: int(64 * 1024, 512 * 1024 ** 2), default: String(DEFAULT_TASK_BYTES) },
   artifactFiles: { env: 'EXECUTOR_ARTIFACT_FILES', schema: int(0, 100_000), default: '64' },
   artifactBytes: { env: 'EXECUTOR_ARTIFACT_BYTES', schema: int(0, 1024 ** 3), default: String(10 * 1024 ** 2) },
+  // Keeps the exit entry small whatever out/ holds (20,000 links made it 80 MB before the cap).
+  artifactList: { env: 'EXECUTOR_ARTIFACT_LIST', schema: int(1, 100_000), default: '1000' },
   maxAttempts: { env: 'EXECUTOR_MAX_ATTEMPTS', schema: int(1, 100), default: '3' },
   reclaimMarginMs: { env: 'EXECUTOR_RECLAIM_MARGIN_MS', schema: int(0, 3_600_000), default: '15000' },
   deadStream: { env: 'EXECUTOR_DEAD_STREAM', schema: name, default: DEFAULT_DEAD_STREAM },

@@ -49,10 +49,15 @@ export interface ExitResult {
   sweep?: SweepReport;
   /** Files found in `out/`: which were returned as `file` entries and which were left out. */
   artifacts?: ArtifactEntry[];
+  /** Entries of `out/` past the listing cap (EXECUTOR_ARTIFACT_LIST): at least this many, not listed. */
+  artifactsUnlisted?: number;
 }
 
 export interface ArtifactEntry {
+  /** Relative to `out/`; a name that is not UTF-8 has its invalid bytes replaced by U+FFFD. */
   path: string;
+  /** The path's raw bytes, base64, when it is not valid UTF-8 (such an entry is never returned). */
+  pathBase64?: string;
   bytes: number;
   sha256: string | null;
   included: boolean;
@@ -62,8 +67,10 @@ export interface ArtifactEntry {
 export interface SweepReport {
   /** True when no process and no file of the sandbox user was left anywhere writable. */
   clean: boolean;
-  /** What was found left behind (only when not clean). */
+  /** What was found left behind (only when not clean); at most 100. */
   problems?: string[];
+  /** Problems past those listed. */
+  problemsUnlisted?: number;
 }
 
 /** Whether the executor itself runs inside gVisor. */

@@ -5,7 +5,7 @@ import type { ArtifactEntry, EffectiveLimits, ExitResult, RunStatus, SweepReport
 export type TerminationReason = 'timeout' | 'cpu_limit' | 'output_limit' | 'memory_limit' | 'cancelled' | 'aborted';
 
 /** What is known when a run is over; the status and its words are derived from it. */
-export interface RunFacts extends Omit<ExitResult, 'status' | 'error' | 'sweep' | 'artifacts'> {
+export interface RunFacts extends Omit<ExitResult, 'status' | 'error' | 'sweep' | 'artifacts' | 'artifactsUnlisted'> {
   reason: TerminationReason | undefined;
   limits: EffectiveLimits;
   /** For SIGXFSZ: whether a file of the run had reached the limit (undefined: not known). */
@@ -14,6 +14,8 @@ export interface RunFacts extends Omit<ExitResult, 'status' | 'error' | 'sweep' 
   deliveryError?: string;
   sweep: SweepReport;
   artifacts: ArtifactEntry[];
+  /** Entries of out/ past the listing cap. */
+  artifactsUnlisted: number;
 }
 
 export function toExitResult(f: RunFacts): ExitResult {
@@ -30,6 +32,7 @@ export function toExitResult(f: RunFacts): ExitResult {
     ...(error === undefined ? {} : { error }),
     sweep: f.sweep,
     ...(f.artifacts.length ? { artifacts: f.artifacts } : {}),
+    ...(f.artifactsUnlisted > 0 ? { artifactsUnlisted: f.artifactsUnlisted } : {}),
   };
 }
 

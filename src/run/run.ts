@@ -7,12 +7,11 @@ import { performance } from 'node:perf_hooks';
 import { ERROR_CODES, ExecutorError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { OutputCoalescer, type OutputKind, type OutputSink } from '../output/coalescer.js';
-import { notRunResult, type EffectiveLimits, type ExitResult, type SweepReport } from '../protocol/result.js';
+import { notRunResult, type EffectiveLimits, type ExitResult } from '../protocol/result.js';
 import type { RuntimeProfile } from '../runtimes/schema.js';
 import type { SandboxCapabilities } from '../sandbox/capabilities.js';
 import type { SandboxIdentity } from '../sandbox/identity.js';
 import { LAUNCHER_ENV, statusFd, usesPidNamespace, wrapCommand } from '../sandbox/launcher.js';
-import { findFilesOf, removeFilesOf } from '../sandbox/leftover-files.js';
 import type { Task } from '../task/schema.js';
 import { collectArtifacts, OUT_DIR, type ArtifactSink } from '../workspace/artifacts.js';
 import { writeInputFiles } from '../workspace/input-files.js';
@@ -28,7 +27,8 @@ import { createProcessScope, type ProcessScope } from './process-scope.js';
 import { readProc } from './proc-table.js';
 import { snippetExit } from './snippet-exit.js';
 import { spawnSnippet, type Snippet } from './spawn.js';
-import { finishRun, terminateRun, type ProcessScopeLeft, type RunProcesses } from './terminate.js';
+import { sweepFiles } from './sweep-files.js';
+import { finishRun, terminateRun, type RunProcesses } from './terminate.js';
 
 export interface RunSpec {
   task: Task;
@@ -54,6 +54,8 @@ export interface RunEnvironment {
   cpuSampleMs: number;
   artifactFiles: number;
   artifactBytes: number;
+  /** At most this many entries of out/ are listed in the result. */
+  artifactList: number;
   /** How long output may wait for Redis before the run is reported failed. */
   deliveryTimeoutMs: number;
   logger: Logger;
@@ -113,7 +115,7 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       await rootExited;
       return { result: notRunResult('internal_error', `the run's init did not start (launcher exit ${JSON.stringify(await rootExited)})`) };
     }
-    const meter = new CpuMeter(initPid, startupCpuMs ?? 0);
+    const meter = new CpuMeter(initPid, startupCpuMs ?? 0, init?.pidNamespace ?? true);
     const scope = createProcessScope(env.identity, rootPid);
     const startTicks = initPid === undefined ? undefined : (await readProc(initPid))?.startTicks;
     const processes: RunProcesses = { scope, rootPid, rootExited, init, startTicks };
@@ -193,11 +195,11 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     // Every process of the run is dead: out/ can no longer change while it is read.
     const artifacts = await collectArtifacts(
       scratch.path,
-      { maxFiles: env.artifactFiles, maxBytes: env.artifactBytes, uid: env.identity.uid },
+      { maxFiles: env.artifactFiles, maxBytes: env.artifactBytes, maxListed: env.artifactList, uid: env.identity.uid },
       hooks.artifact ?? (async () => undefined),
     ).catch((err: Error) => {
       deliveryError ??= `artifacts: ${err.message}`;
-      return [];
+      return { entries: [], unlisted: 0 };
     });
     const cpuMs = meter.totalMs;
     const result = toExitResult({
@@ -214,7 +216,8 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       limits,
       deliveryError,
       sweep: sweepReport,
-      artifacts,
+      artifacts: artifacts.entries,
+      artifactsUnlisted: artifacts.unlisted,
     });
     if (!sweepReport.clean) log.error({ problems: sweepReport.problems }, 'sweep could not clean the sandbox');
     return { result };
@@ -325,37 +328,6 @@ async function sampleUsage(o: SampleOptions): Promise<void> {
       o.log.warn({ err }, 'usage sample failed');
     }
   }
-}
-
-/**
- * Delete what the sandbox user left in the shared writable places (its private tmpfs mounts, when
- * it had them, are already gone with its mount namespace), then verify: no process and no file of
- * the user anywhere writable. With a shared user there is no telling its files from the daemon's,
- * so only processes are checked.
- */
-async function sweepFiles(env: RunEnvironment, left: ProcessScopeLeft, scratchPath: string, pidNamespace: boolean): Promise<SweepReport> {
-  const problems = left.survivors.map((p) => `process ${p.pid} (state ${p.state}, parent ${p.ppid}) of the sandbox user survived the kill`);
-  // Dead but unreaped, they run nothing; they still count against the uid's process limit. Only
-  // where the run's own init reaps them is that a fault of the sandbox: without a PID namespace
-  // their reaper is the container's PID 1, and the gVisor build Debian ships never reaps a process
-  // whose leader left with SYS_exit (README, known limits).
-  if (left.unreaped.length > 0) {
-    const what = `${left.unreaped.length} processes of the run were never reaped: ${left.unreaped.slice(0, 10).join(', ')}`;
-    if (pidNamespace) problems.push(what);
-    else env.logger.warn({ unreaped: left.unreaped.slice(0, 10) }, what);
-  }
-  if (env.identity.mode === 'dedicated') {
-    const places = env.sweepPlaces;
-    // The run's own scratch directory is removed whole afterwards; anything else is a leftover.
-    const others = (found: string[]) => found.filter((p) => p !== scratchPath);
-    const removed = others(await removeFilesOf(env.identity.uid, places, scratchPath));
-    if (removed.length > 0) {
-      env.logger.warn({ removed: removed.slice(0, 20), count: removed.length }, 'removed files the run left behind');
-      // Every process of the user is dead, so nothing can add files: look again only after a removal.
-      for (const p of others(await findFilesOf(env.identity.uid, places))) problems.push(`file ${p} of the sandbox user could not be removed`);
-    }
-  }
-  return problems.length === 0 ? { clean: true } : { clean: false, problems };
 }
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -42,6 +42,7 @@ type SandboxConfig = Pick<
   | 'cpuSampleMs'
   | 'artifactFiles'
   | 'artifactBytes'
+  | 'artifactList'
   | 'deliveryTimeoutMs'
 >;
 
@@ -127,6 +128,7 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
       cpuSampleMs: config.cpuSampleMs,
       artifactFiles: config.artifactFiles,
       artifactBytes: config.artifactBytes,
+      artifactList: config.artifactList,
       deliveryTimeoutMs: config.deliveryTimeoutMs,
       logger: log,
     }),

@@ -39,6 +39,59 @@ const says = (seen: Observed, pattern: RegExp) =>
   pattern.test(text(seen.stdout)) ? undefined : `expected output matching ${pattern}, got ${JSON.stringify(text(seen.stdout).slice(0, 300))} / ${JSON.stringify(text(seen.stderr).slice(0, 300))}`;
 const first = (...reasons: (string | undefined)[]) => reasons.find((r) => r !== undefined);
 
+// Python that finds every folder the sandbox user can write to, outside its home, from the mount
+// table (a read-only mount cannot be written whatever its permissions, so only read-write mounts
+// are walked), into the set `found`.
+const FIND_WRITABLE_DIRS = [
+  'import os',
+  'home = os.getcwd()',
+  'skip_types = {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "securityfs", "debugfs", "tracefs", "bpf", "pstore", "configfs", "fusectl", "binfmt_misc", "autofs", "hugetlbfs", "efivarfs"}',
+  'roots = []',
+  'for line in open("/proc/self/mounts"):',
+  '    dev, point, kind, opts = line.split()[:4]',
+  '    point = point.replace("\\040", " ")',
+  '    if "rw" in opts.split(",") and kind not in skip_types and not point.startswith(("/proc", "/sys")):',
+  '        roots.append(point)',
+  'found = set()',
+  'for root in sorted(set(roots)):',
+  '    try:',
+  '        root_dev = os.stat(root).st_dev',
+  '    except OSError:',
+  '        continue',
+  '    for d, subdirs, _ in os.walk(root):',
+  '        if d == home or d.startswith(home + "/"):',
+  '            subdirs[:] = []',
+  '            continue',
+  '        try:',
+  '            if os.stat(d).st_dev != root_dev:',
+  '                subdirs[:] = []',
+  '                continue',
+  '        except OSError:',
+  '            continue',
+  '        if os.access(d, os.W_OK | os.X_OK):',
+  '            found.add(d)',
+];
+
+/**
+ * Python defining build(where, root, depth, long): `depth` nested folders under where/root
+ * (every other one named with 255 bytes when `long`), a file with a 255-byte name at the bottom,
+ * and chmod 000 on root and on some folders of the chain.
+ */
+export const BUILD_TREE_PY = [
+  'import os',
+  'def build(where, root, depth, long):',
+  '    os.chdir(where); os.mkdir(root); os.chdir(root)',
+  '    names = []',
+  '    for i in range(depth):',
+  '        n = "L" * 255 if long and i % 2 else "d"',
+  '        os.mkdir(n); os.chdir(n); names.append(n)',
+  '    open("x" * 255, "w").write("planted")',
+  '    for i, n in enumerate(reversed(names)):',
+  '        os.chdir("..")',
+  '        if i % 997 == 3: os.chmod(n, 0)',
+  '    os.chdir(where); os.chmod(root, 0)',
+];
+
 export const HOSTILE_CHECKS: HostileCheck[] = [
   {
     name: 'fork-bomb',
@@ -213,33 +266,7 @@ export const HOSTILE_CHECKS: HostileCheck[] = [
     runtime: 'python',
     code: () =>
       [
-        'import os',
-        'home = os.getcwd()',
-        'skip_types = {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "securityfs", "debugfs", "tracefs", "bpf", "pstore", "configfs", "fusectl", "binfmt_misc", "autofs", "hugetlbfs", "efivarfs"}',
-        'roots = []',
-        'for line in open("/proc/self/mounts"):',
-        '    dev, point, kind, opts = line.split()[:4]',
-        '    point = point.replace("\\040", " ")',
-        '    if "rw" in opts.split(",") and kind not in skip_types and not point.startswith(("/proc", "/sys")):',
-        '        roots.append(point)',
-        'found = set()',
-        'for root in sorted(set(roots)):',
-        '    try:',
-        '        root_dev = os.stat(root).st_dev',
-        '    except OSError:',
-        '        continue',
-        '    for d, subdirs, _ in os.walk(root):',
-        '        if d == home or d.startswith(home + "/"):',
-        '            subdirs[:] = []',
-        '            continue',
-        '        try:',
-        '            if os.stat(d).st_dev != root_dev:',
-        '                subdirs[:] = []',
-        '                continue',
-        '        except OSError:',
-        '            continue',
-        '        if os.access(d, os.W_OK | os.X_OK):',
-        '            found.add(d)',
+        ...FIND_WRITABLE_DIRS,
         'for d in sorted(found):',
         '    try:',
         '        with open(os.path.join(d, f".planted-{os.getpid()}"), "w") as f: f.write("planted")',
@@ -355,5 +382,51 @@ export const HOSTILE_CHECKS: HostileCheck[] = [
     // Under gVisor every process start costs tens of ms of CPU.
     limits: { cpuMs: 30_000, wallMs: 30_000 },
     verdict: (seen) => first(status(seen, 'ok'), says(seen, /done/)),
+  },
+  {
+    // Names are bytes: one that is not UTF-8 must be swept (and verified gone) like any other, and
+    // listed as an artifact, not dropped. Planted in every writable place, the home and out/.
+    name: 'non-utf8-names',
+    runtime: 'python',
+    code: () =>
+      [
+        ...FIND_WRITABLE_DIRS,
+        'pid = str(os.getpid()).encode()',
+        'for d in sorted(found) + [home]:',
+        '    b = os.fsencode(d)',
+        '    try:',
+        '        with open(os.path.join(b, b".planted-\\xff" + pid), "wb") as f: f.write(b"planted")',
+        '        os.mkdir(os.path.join(b, b".planted-\\xfe-dir-" + pid))',
+        '        with open(os.path.join(b, b".planted-\\xfe-dir-" + pid, b"\\xfd"), "wb") as f: f.write(b"planted")',
+        '        print("writable", d)',
+        '    except OSError:',
+        '        pass',
+        'with open(b"out/\\xff-artifact", "wb") as f: f.write(b"data")',
+      ].join('\n'),
+    limits: { wallMs: 60_000, cpuMs: 30_000 },
+    verdict: (seen) => {
+      const listed = seen.result.artifacts?.find((a) => a.pathBase64 === Buffer.from('\xff-artifact', 'latin1').toString('base64'));
+      if (!listed) return `the artifact whose name is not UTF-8 was not listed: ${JSON.stringify(seen.result.artifacts ?? [])}`;
+      if (listed.included) return 'the artifact whose name is not UTF-8 was returned as a file entry';
+      return status(seen, 'ok');
+    },
+  },
+  {
+    // A tree deeper than PATH_MAX (10,000 folders, and a chain of 255-byte names), with chmod 000
+    // folders, in the home and in /tmp: deleting it by path fails, and the executor must neither
+    // stop nor leave it for the next run of this user.
+    name: 'deep-tree',
+    runtime: 'python',
+    code: () =>
+      [
+        ...BUILD_TREE_PY,
+        'home = os.getcwd()',
+        'build(home, "chain", 10000, False)',
+        'build(home, "long", 40, True)',
+        `build("/tmp", f"planted-deep-{os.getpid()}", 3000, False)`,
+        'print("built")',
+      ].join('\n'),
+    limits: { wallMs: 60_000, cpuMs: 40_000 },
+    verdict: (seen) => first(status(seen, 'ok'), says(seen, /^built$/m)),
   },
 ];

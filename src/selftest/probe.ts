@@ -4,7 +4,7 @@
 
 /** The probe's code; `markerDirs` are searched for planted markers beside the usual places. */
 export const probeCode = (markerDirs: readonly string[]) => String.raw`
-import json, os
+import json, os, stat
 me, self_pid = os.getuid(), os.getpid()
 procs = []
 for p in os.listdir("/proc"):
@@ -16,6 +16,9 @@ for p in os.listdir("/proc"):
                 procs.append(int(p))
         except OSError:
             pass
+# Names are bytes: one that is not UTF-8 is still a leftover (shown with backslash escapes).
+def shown(p):
+    return p.decode("utf-8", "backslashreplace")
 def mine(root, depth=0):
     found = []
     try:
@@ -29,18 +32,19 @@ def mine(root, depth=0):
         except OSError:
             continue
         if st.st_uid == me:
-            found.append(p)
-        elif os.path.isdir(p) and not os.path.islink(p) and depth < 8 and st.st_mode & 0o022:
+            found.append(shown(p))
+        elif stat.S_ISDIR(st.st_mode) and depth < 8 and st.st_mode & 0o022:
             found += mine(p, depth + 1)
     return found
 leftovers = []
-for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"):
+for d in (b"/tmp", b"/var/tmp", b"/dev/shm", b"/run/lock", b"/dev/mqueue"):
     leftovers += mine(d)
 home = sorted(n for n in os.listdir(".") if n != "main.py" and not (n == "out" and os.listdir("out") == []))
 markers = []
 for d in ["/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"] + ` + "json.loads(" + JSON.stringify(JSON.stringify(markerDirs)) + ")" + String.raw`:
+    b = os.fsencode(d)
     try:
-        markers += [os.path.join(d, n) for n in os.listdir(d) if n.startswith((".planted-", "planted-", "late-"))]
+        markers += [shown(os.path.join(b, n)) for n in os.listdir(b) if n.startswith((b".planted-", b"planted-", b"late-"))]
     except OSError:
         pass
 print(json.dumps({"procs": procs, "leftovers": leftovers, "home": home, "markers": sorted(set(markers)), "env": sorted(os.environ)}))

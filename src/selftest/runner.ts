@@ -66,11 +66,18 @@ export async function runCheck(
   const profile = o.runtimes.get(check.runtime);
   if (!profile) return { name: check.name, ok: false, detail: `runtime ${check.runtime} is not installed` };
   const fdsBefore = openDescriptors();
-  const { result, settled } = await executeRun(
-    { task: { id: `selftest-${check.name}`, runtime: check.runtime, code: check.code(ctx) }, profile, limits },
-    env,
-    { output: async (kind, data) => void out[kind].push(data) },
-  );
+  let report: Awaited<ReturnType<typeof executeRun>>;
+  try {
+    report = await executeRun(
+      { task: { id: `selftest-${check.name}`, runtime: check.runtime, code: check.code(ctx) }, profile, limits },
+      env,
+      { output: async (kind, data) => void out[kind].push(data) },
+    );
+  } catch (err) {
+    // What the daemon would take for a dirty sandbox and stop on: a failure, never a crash here.
+    return { name: check.name, ok: false, detail: `the run failed inside the executor: ${(err as Error).message.slice(0, 300)}` };
+  }
+  const { result, settled } = report;
   const seen = {
     result,
     stdout: Buffer.concat(out.stdout),

@@ -4,6 +4,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { dir } from 'tmp-promise';
 import { ERROR_CODES, ExecutorError } from '../errors.js';
+import { close, openRoot } from '../fs-at/dir.js';
+import { existsAt, removeAt } from '../fs-at/remove-tree.js';
 import type { SandboxIdentity } from '../sandbox/identity.js';
 
 export interface Scratch {
@@ -43,27 +45,19 @@ export async function createScratch(baseDir: string, identity: SandboxIdentity):
   };
 }
 
-// A snippet can make its own files undeletable for a non-root owner (chmod 000 on a folder), so
-// when the plain delete fails, give the owner its permissions back and try once more.
+// Deleted through directory descriptors (see fs-at/remove-tree.ts): the tree is the snippet's,
+// so it may be deeper than PATH_MAX, full of chmod 000 folders, or have folders swapped for
+// symlinks while root deletes it. Gone is verified, not assumed.
 async function removeTree(root: string): Promise<void> {
+  const name = Buffer.from(path.basename(root));
+  const parent = openRoot(path.dirname(root));
   try {
-    await fs.rm(root, { recursive: true, force: true, maxRetries: 2 });
-  } catch {
-    await restorePermissions(root);
-    await fs.rm(root, { recursive: true, force: true, maxRetries: 2 });
-  }
-  try {
-    await fs.access(root);
-  } catch {
-    return;
-  }
-  throw new ExecutorError(ERROR_CODES.WORKSPACE, `scratch directory ${root} survived deletion`);
-}
-
-async function restorePermissions(dirPath: string): Promise<void> {
-  await fs.chmod(dirPath, 0o700).catch(() => undefined);
-  const entries = await fs.readdir(dirPath, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    if (entry.isDirectory()) await restorePermissions(path.join(dirPath, entry.name));
+    let failure: unknown;
+    await removeAt(parent, name).catch((err: unknown) => (failure = err));
+    if (existsAt(parent, name)) {
+      throw new ExecutorError(ERROR_CODES.WORKSPACE, `scratch directory ${root} survived deletion`, { cause: failure });
+    }
+  } finally {
+    close(parent);
   }
 }

@@ -3,7 +3,7 @@
 import { createLogger } from '../../src/log.js';
 import type { OutputKind } from '../../src/output/coalescer.js';
 import type { EffectiveLimits } from '../../src/protocol/result.js';
-import { executeRun, type RunReport } from '../../src/run/run.js';
+import { executeRun, type RunEnvironment, type RunReport } from '../../src/run/run.js';
 import { loadRuntimes } from '../../src/runtimes/load.js';
 import type { RuntimeProfile } from '../../src/runtimes/schema.js';
 import type { SandboxIdentity } from '../../src/sandbox/identity.js';
@@ -30,6 +30,7 @@ export const testSandboxConfig = {
   cpuSampleMs: 50,
   artifactFiles: 64,
   artifactBytes: 10 * 1024 ** 2,
+  artifactList: 1000,
   deliveryTimeoutMs: 30_000,
 };
 
@@ -63,20 +64,24 @@ export async function runSnippet(
   opts: Partial<Omit<Task, 'runtime' | 'code'>> & {
     limits?: Partial<EffectiveLimits>;
     onOutput?: (kind: OutputKind, data: Buffer) => void;
+    /** Called with each artifact part as it arrives, while the run still collects the rest. */
+    onArtifact?: (path: string) => void;
     signal?: AbortSignal;
     cancel?: AbortSignal;
     artifactCaps?: { artifactFiles?: number; artifactBytes?: number };
     identity?: SandboxIdentity;
     profile?: RuntimeProfile;
+    /** Overrides of the prepared run environment (extra sweep places, say). */
+    environment?: Partial<RunEnvironment>;
   } = {},
 ): Promise<Collected> {
   const chunks: [OutputKind, Buffer][] = [];
-  const { limits, onOutput, signal, cancel, artifactCaps, identity: who, profile, ...rest } = opts;
+  const { limits, onOutput, onArtifact, signal, cancel, artifactCaps, identity: who, profile, environment, ...rest } = opts;
   const files: Collected['files'] = [];
   const task: Task = { id: 'test', runtime, code, ...rest };
   const report = await executeRun(
     { task, profile: profile ?? runtimes.get(runtime)!, limits: { ...DEFAULT_LIMITS, ...limits } },
-    { ...(await testSandbox()).runEnvironment(createLogger('silent')), ...(who ? { identity: who } : {}), ...artifactCaps },
+    { ...(await testSandbox()).runEnvironment(createLogger('silent')), ...(who ? { identity: who } : {}), ...artifactCaps, ...environment },
     {
       output: async (kind, data) => {
         chunks.push([kind, data]);
@@ -84,6 +89,7 @@ export async function runSnippet(
       },
       artifact: async (path, data, part, parts) => {
         files.push({ path, data, part, parts });
+        onArtifact?.(path);
       },
       ...(signal ? { signal } : {}),
       ...(cancel ? { cancel } : {}),

@@ -1,8 +1,10 @@
 // Files in and artifacts out, through real runs as the sandbox user.
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { needsRoot } from '../helpers/env.js';
-import { runSnippet } from '../helpers/run.js';
+import { identity, runSnippet, testSandboxConfig } from '../helpers/run.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const joined = (files: { path: string; data: Buffer }[], p: string) => Buffer.concat(files.filter((f) => f.path === p).map((f) => f.data));
@@ -86,5 +88,58 @@ describe.skipIf(needsRoot.skip)(`files in, artifacts out ${needsRoot.reason}`, (
     expect(r.result).toMatchObject({ status: 'rejected', error: expect.stringMatching(/^files: "d\/n+" cannot be written: ENAMETOOLONG$/) });
     expect(r.result.sweep).toBeUndefined();
     expect(r.stdout.toString()).toBe('');
+  });
+
+  it('lists a file whose name is not UTF-8, with its bytes in pathBase64, and returns no file for it', async () => {
+    const r = await runSnippet('bash', 'printf data > out/$\'\\xff\'name; mkdir out/$\'\\xfe\'; printf y > out/$\'\\xfe\'/ok; printf fine > out/plain');
+    expect(r.files.map((f) => f.path)).toEqual(['plain']);
+    expect(r.result.artifacts).toEqual([
+      { path: 'plain', bytes: 4, sha256: sha(Buffer.from('fine')), included: true },
+      { path: '\ufffd/ok', pathBase64: Buffer.from([0xfe, 0x2f, 0x6f, 0x6b]).toString('base64'), bytes: 1, sha256: null, included: false, reason: 'name is not valid UTF-8' },
+      { path: '\ufffdname', pathBase64: Buffer.from([0xff, ...Buffer.from('name')]).toString('base64'), bytes: 4, sha256: null, included: false, reason: 'name is not valid UTF-8' },
+    ]);
+  });
+
+  it('caps the listing of out/ and says how many entries were left unlisted', async () => {
+    // Thousands of symlinks under a long path: before the cap, every one was listed in the exit entry.
+    const code = 'import os\nd = "out/" + "/".join(["p" * 200] * 4)\nos.makedirs(d)\nfor i in range(5000):\n    os.symlink("/etc/passwd", f"{d}/link-{i:05}")\nopen("out/a.txt", "w").write("a")';
+    const r = await runSnippet('python', code);
+    expect(r.result.artifacts!.length).toBe(1000);
+    expect(r.result.artifactsUnlisted).toBe(4001);
+    expect(r.result.artifacts![0]).toMatchObject({ path: 'a.txt', included: true });
+    expect(JSON.stringify(r.result).length).toBeLessThan(1000 * 1000);
+    const few = await runSnippet('python', code, { environment: { artifactList: 10 } });
+    expect(few.result.artifacts!.length).toBe(10);
+    expect(few.result.artifactsUnlisted).toBe(4991);
+    expect(few.files.map((f) => f.path)).toEqual(['a.txt']);
+  });
+
+  it('never follows a folder of out/ swapped for a symlink while artifacts are collected', async () => {
+    // A root-only folder holding a file of the sandbox user: reachable only by following a link as root.
+    const victim = path.join(testSandboxConfig.workDir, `victim-${process.pid}`);
+    fs.mkdirSync(victim, { mode: 0o700 });
+    fs.writeFileSync(path.join(victim, 'f'), 'ROOT-ONLY');
+    fs.chownSync(path.join(victim, 'f'), identity.uid, identity.gid);
+    try {
+      let swapped = false;
+      let scratch = '';
+      const r = await runSnippet('bash', 'printf a > out/a.txt; mkdir out/sub; printf mine > out/sub/f; pwd', {
+        // Stands in for a process that survived the run and swaps the folder mid-collection.
+        onArtifact: (p) => {
+          if (p !== 'a.txt' || swapped) return;
+          const out = path.join(scratch, 'out');
+          fs.renameSync(path.join(out, 'sub'), path.join(out, 'sub.old'));
+          fs.symlinkSync(victim, path.join(out, 'sub'));
+          swapped = true;
+        },
+        onOutput: (_, d) => void (scratch = d.toString().trim()),
+      });
+      expect(swapped).toBe(true);
+      expect(Buffer.concat(r.files.map((f) => f.data)).toString()).not.toContain('ROOT-ONLY');
+      expect(r.result.artifacts!.find((a) => a.path === 'sub/f')).toMatchObject({ included: false });
+      expect(fs.readFileSync(path.join(victim, 'f'), 'utf8')).toBe('ROOT-ONLY');
+    } finally {
+      fs.rmSync(victim, { recursive: true, force: true });
+    }
   });
 });
