@@ -6,6 +6,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ProcInfo } from './proc-table.js';
 
+const TMPFS_MAGIC = 0x01021994;
+
 /** Bytes in memfds held by `members`, plus bytes used on the private mounts seen by `initPid`. */
 export async function memoryOutsideRss(members: readonly ProcInfo[], initPid: number | undefined, privateDirs: readonly string[]): Promise<number> {
   const seen = new Set<string>();
@@ -36,8 +38,11 @@ export async function memoryOutsideRss(members: readonly ProcInfo[], initPid: nu
   );
   if (initPid !== undefined) {
     for (const dir of privateDirs) {
+      // Only once the run's own tmpfs is mounted there: until then the path is the host's folder.
+      const [inside, outside] = await Promise.all([fs.stat(`/proc/${initPid}/root${dir}`).catch(() => undefined), fs.stat(dir).catch(() => undefined)]);
+      if (!inside || !outside || inside.dev === outside.dev) continue;
       const st = await fs.statfs(`/proc/${initPid}/root${dir}`).catch(() => undefined);
-      if (st) bytes += (st.blocks - st.bfree) * st.bsize;
+      if (st?.type === TMPFS_MAGIC) bytes += (st.blocks - st.bfree) * st.bsize;
     }
   }
   return bytes;

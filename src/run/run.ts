@@ -110,23 +110,16 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     // are not the snippet's.
     const startedAt = performance.now();
     const rootPid = child.pid!;
-    const initPid = init ? await init.pid : undefined;
-    if (init && initPid === undefined) {
-      await rootExited;
-      return { result: notRunResult('internal_error', `the run's init did not start (launcher exit ${JSON.stringify(await rootExited)})`) };
-    }
-    const meter = new CpuMeter(initPid, startupCpuMs ?? 0, init?.pidNamespace ?? true);
-    const scope = createProcessScope(env.identity, rootPid);
-    const startTicks = initPid === undefined ? undefined : (await readProc(initPid))?.startTicks;
-    const processes: RunProcesses = { scope, rootPid, rootExited, init, startTicks };
-    log.debug({ pid: rootPid, initPid, cwd: scratch.path, standby: standby !== undefined }, 'run started');
-
+    // Output first, before any await: execa lets an unread pipe flow, and what a standby prints
+    // the moment it is handed its task would be lost.
     let reason: TerminationReason | undefined;
     let mainExited = false;
     let termination: Promise<void> | undefined;
+    let processes: RunProcesses | undefined;
     const end = (why: TerminationReason): void => {
       reason ??= why;
-      if (mainExited || termination) return;
+      // Before the init is known (output can hit its cap at once), the end waits for it.
+      if (mainExited || termination || !processes) return;
       log.info({ reason: why, limits }, 'ending run');
       // A cancelled run is not waited for: the caller has moved on and wants the executor back.
       const grace = why === 'cancelled' ? Math.min(env.killGraceMs, CANCEL_GRACE_MS) : env.killGraceMs;
@@ -157,6 +150,18 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     const pipesClosed = Promise.all(
       pipes.map((p) => (p ? new Promise<void>((resolve) => p.once('close', () => resolve())) : Promise.resolve())),
     );
+
+    const initPid = init ? await init.pid : undefined;
+    if (init && initPid === undefined) {
+      await rootExited;
+      return { result: notRunResult('internal_error', `the run's init did not start (launcher exit ${JSON.stringify(await rootExited)})`) };
+    }
+    const meter = new CpuMeter(initPid, startupCpuMs ?? 0, init?.pidNamespace ?? true);
+    const scope = createProcessScope(env.identity, rootPid);
+    const startTicks = initPid === undefined ? undefined : (await readProc(initPid))?.startTicks;
+    processes = { scope, rootPid, rootExited, init, startTicks };
+    if (reason !== undefined) end(reason);
+    log.debug({ pid: rootPid, initPid, cwd: scratch.path, standby: standby !== undefined }, 'run started');
 
     // Budgets.
     const wallTimer = setTimeout(() => end('timeout'), limits.wallMs);

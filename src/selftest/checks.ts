@@ -339,8 +339,9 @@ export const HOSTILE_CHECKS: HostileCheck[] = [
     name: 'memfd-memory',
     runtime: 'python',
     code: () =>
-      'import os, time\nfds = []\nfor i in range(12):\n    fd = os.memfd_create(f"m{i}")\n    for _ in range(64):\n        os.write(fd, b"x" * (1 << 20))\n    fds.append(fd)\nprint("held 768 MiB", flush=True)\ntime.sleep(5)',
-    limits: { memoryBytes: 128 * 1024 ** 2, fileSizeBytes: 1024 ** 3 },
+      // 15 MiB each: under the selftest's file size limit, which bounds a memfd too.
+      'import os, time\nfds = []\nfor i in range(50):\n    fd = os.memfd_create(f"m{i}")\n    for _ in range(15):\n        os.write(fd, b"x" * (1 << 20))\n    fds.append(fd)\nprint("held 750 MiB", flush=True)\ntime.sleep(5)',
+    limits: { memoryBytes: 128 * 1024 ** 2 },
     verdict: (seen) => status(seen, 'memory_limit'),
   },
   {

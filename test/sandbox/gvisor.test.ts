@@ -36,8 +36,8 @@ describe.skipIf(gvisorAvailable.skip)(`under gVisor (runsc) ${gvisorAvailable.re
     const finished = await daemon;
     expect(field(pyEntries[0]!, 'sandbox')).toBe('gvisor');
     // python is the third runtime in name order (bash, node, python): uid + 2.
-    expect(output(pyEntries, 'stdout').toString()).toBe(`py ${sandboxUid(6) + 2}\n`);
-    expect(output(jsEntries, 'stdout').toString()).toBe('node true\n');
+    expect(output(pyEntries, "stdout").toString(), JSON.stringify(exitResult(pyEntries)) + output(pyEntries, "stderr").toString() + finished.stdout.slice(-3000)).toBe(`py ${sandboxUid(6) + 2}\n`);
+    expect(output(jsEntries, "stdout").toString(), JSON.stringify(exitResult(jsEntries)) + output(jsEntries, "stderr").toString() + finished.stdout.slice(-3000)).toBe("node true\n");
     expect(exitResult(jsEntries)).toMatchObject({ status: 'ok', sweep: { clean: true } });
     expect(finished.code).toBe(0);
     await redis.quit();
