@@ -53,6 +53,9 @@ if ($option{pidns}) {
     $SIG{TERM} = sub { kill('TERM', -1); kill('CONT', -1); };
     $SIG{USR1} = sub { kill('KILL', -1); };
 } else {
+    # The daemon signals the sandbox uid's processes itself; a SIGTERM meant for them must not end
+    # the init (a handler, unlike SIG_IGN, is not inherited across exec).
+    $SIG{TERM} = sub { };
     # prctl(PR_SET_CHILD_SUBREAPER, 1). An older gVisor refuses it: orphans of the run then go to
     # the container's init, and the CPU of those that die there is not seen (README, known limits).
     syscall($arm ? 167 : 157, 36, 1, 0, 0, 0);

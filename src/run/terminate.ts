@@ -43,7 +43,8 @@ export async function terminateRun(run: RunProcesses, mainExited: Promise<unknow
   const { scope, init } = run;
   if (init?.pidNamespace) init.terminate();
   else {
-    signalGroup(run.rootPid, 'SIGTERM');
+    // The launcher's process group holds the init, which must live on to reap and count.
+    if (!init) signalGroup(run.rootPid, 'SIGTERM');
     const tree = walkTree ? treeKillAsync(run.rootPid, 'SIGTERM').catch(() => undefined) : undefined;
     await scope.signal('SIGTERM');
     // A stopped process only acts on SIGTERM once continued.
@@ -53,7 +54,7 @@ export async function terminateRun(run: RunProcesses, mainExited: Promise<unknow
   await Promise.race([mainExited, delay(graceMs)]);
   if (init?.pidNamespace) init.killAll();
   else {
-    signalGroup(run.rootPid, 'SIGKILL');
+    if (!init) signalGroup(run.rootPid, 'SIGKILL');
     await sweep(scope);
   }
 }
