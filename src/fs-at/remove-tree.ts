@@ -27,7 +27,8 @@ const PENDING_TOTAL = 4096;
  * gone (or was never there); rejects with the first failure otherwise.
  */
 export async function removeAt(parentFd: number, name: Buffer): Promise<void> {
-  const first = tryRemove(parentFd, name, unlinkAt);
+  // The caller's folder is not the snippet's: its permissions are never touched (no `grant`).
+  const first = tryRemove(parentFd, name, unlinkAt, false);
   if (first !== 'folder') {
     if (first !== undefined) throw first;
     return;
@@ -72,7 +73,7 @@ export async function removeAt(parentFd: number, name: Buffer): Promise<void> {
   } finally {
     close(cur);
   }
-  const failure = tryRemove(parentFd, name, rmdirAt);
+  const failure = tryRemove(parentFd, name, rmdirAt, false);
   if (failure !== undefined) throw walk.firstError ?? failure;
 }
 
@@ -137,7 +138,8 @@ class TreeWalk {
 }
 
 // Root needs no permissions; a non-root daemon (shared mode) cannot read a folder its snippet
-// made unreadable until the owner's permissions are back. Only for folders being deleted anyway.
+// made unreadable until the owner's permissions are back. Only for folders being deleted anyway
+// (the top one included: it is the snippet's, only the folder it sits in is not).
 function openFolder(dirFd: number, name: Buffer): number {
   try {
     return openDirAt(dirFd, name);
@@ -152,7 +154,7 @@ function openFolder(dirFd: number, name: Buffer): number {
  * Unlink or rmdir one entry: undefined once it is gone, 'folder' when unlink met a folder, or the
  * error. A folder whose owner took its own write permission away gets it back once (see above).
  */
-function tryRemove(dirFd: number, name: Buffer, remove: (dirFd: number, name: Buffer) => void): unknown {
+function tryRemove(dirFd: number, name: Buffer, remove: (dirFd: number, name: Buffer) => void, grant = true): unknown {
   for (let attempt = 0; ; attempt++) {
     try {
       remove(dirFd, name);
@@ -161,7 +163,7 @@ function tryRemove(dirFd: number, name: Buffer, remove: (dirFd: number, name: Bu
       const c = code(err);
       if (c === 'ENOENT') return undefined;
       if (remove === unlinkAt && (c === 'EISDIR' || c === 'EPERM')) return 'folder';
-      if (c !== 'EACCES' || attempt > 0) return err;
+      if (c !== 'EACCES' || attempt > 0 || !grant) return err;
       grantOwner(dirFd);
     }
   }

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExecutorClient } from '../../src/client/client.js';
+import { BUILD_TREE_PY } from '../../src/selftest/checks.js';
 import { BIN } from '../helpers/daemon.js';
 import { connect, needsRoot, redisUrl, unique, waitFor } from '../helpers/env.js';
 import { exitResult, field, readUntilExit } from '../helpers/results.js';
@@ -13,7 +14,7 @@ import { useSharedDaemon } from '../helpers/shared-daemon.js';
 const msOf = (entryId: string) => Number(entryId.split('-')[0]);
 
 describe.skipIf(needsRoot.skip)(`files and cancel over Redis ${needsRoot.reason}`, () => {
-  const { stream } = useSharedDaemon(4);
+  const { stream, daemon } = useSharedDaemon(4);
   const redis = connect();
   afterAll(() => redis.quit());
 
@@ -102,4 +103,34 @@ describe.skipIf(needsRoot.skip)(`files and cancel over Redis ${needsRoot.reason}
     expect((await run(['cancel', id])).code).toBe(0);
     expect((await long).code).toBe(130);
   });
+
+  it('keeps serving after a snippet leaves a tree deeper than PATH_MAX, with its descriptors flat', async () => {
+    const fds = () => fs.readdirSync(`/proc/${daemon().pid}/fd`).filter((fd) => !isSampledStat(`/proc/${daemon().pid}/fd/${fd}`)).length;
+    const deep = [...BUILD_TREE_PY, 'build(os.getcwd(), "chain", 5000, False)', 'build(os.getcwd(), "long", 40, True)', 'print("built")'].join('\n');
+    const client = new ExecutorClient({ redis: redisUrl(), stream });
+    try {
+      const warm = await client.submit({ runtime: 'python', code: 'print(1)' });
+      await warm.result;
+      const before = fds();
+      for (let i = 0; i < 2; i++) {
+        const run = await client.submit({ runtime: 'python', code: deep, limits: { wallMs: 30_000, cpuMs: 10_000 } });
+        expect(await run.result).toMatchObject({ status: 'ok', sweep: { clean: true } });
+      }
+      const next = await client.submit({ runtime: 'python', code: 'print("still serving")' });
+      expect(await next.result).toMatchObject({ status: 'ok', sweep: { clean: true } });
+      expect(await Promise.race([daemon().exited.then(() => 'exited'), Promise.resolve('running')])).toBe('running');
+      expect(fds()).toBe(before);
+    } finally {
+      await client.close();
+    }
+  });
 });
+
+// The /proc/<pid>/stat descriptors the CPU sampler leaks (issue 11 item 14, fixed elsewhere).
+function isSampledStat(fdLink: string): boolean {
+  try {
+    return /^\/proc\/\d+\/stat$/.test(fs.readlinkSync(fdLink));
+  } catch {
+    return true;
+  }
+}
