@@ -28,9 +28,9 @@ export class CpuMeter {
     private readonly initPid: number | undefined,
     private readonly startupMs = 0,
     /**
-     * Whether live processes' reaped children count (with the run's own PID namespace). Without
-     * one (the gVisor build Debian ships) those figures come out far above what two cores can
-     * burn in the time, so only each process's own CPU is taken there.
+     * Whether live processes' reaped children count. Under the gVisor build Debian ships (no PID
+     * namespace there) those figures come out far above what two cores can burn in the time, so
+     * only each process's own CPU is sampled there; the init's count still ends the run.
      */
     private readonly countReaped = true,
   ) {}

@@ -156,7 +156,7 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
       await rootExited;
       return { result: notRunResult('internal_error', `the run's init did not start (launcher exit ${JSON.stringify(await rootExited)})`) };
     }
-    const meter = new CpuMeter(initPid, startupCpuMs ?? 0, init?.pidNamespace ?? true);
+    const meter = new CpuMeter(initPid, startupCpuMs ?? 0, init?.pidNamespace === true || env.capabilities.sandbox !== 'gvisor');
     const scope = createProcessScope(env.identity, rootPid);
     const startTicks = initPid === undefined ? undefined : (await readProc(initPid))?.startTicks;
     processes = { scope, rootPid, rootExited, init, startTicks };

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { readProcTable } from '../../src/run/proc-table.js';
 import { needsRoot } from '../helpers/env.js';
-import { identity, runSnippet, runtimes } from '../helpers/run.js';
+import { identity, runSnippet, runtimes, testSandbox } from '../helpers/run.js';
 
 const uidOf = (runtime: string) => identity.uid + [...runtimes.keys()].sort().indexOf(runtime);
 
@@ -195,5 +195,24 @@ describe.skipIf(needsRoot.skip)(`containment ${needsRoot.reason}`, () => {
       await runSnippet('bash', 'for i in $(seq 100); do sleep 0.3 & done; sleep 0.2; for i in $(seq 100); do sleep 0.3 & done; wait', { limits: { processes: 512 } });
     }
     expect(fds() - before).toBeLessThanOrEqual(2);
+  });
+
+  it('holds the same guarantees where a PID namespace cannot be had (the init is a subreaper, the kill comes from root)', async () => {
+    const { capabilities } = await testSandbox();
+    const environment = { capabilities: { ...capabilities, pidNamespace: false } };
+    const term = await runSnippet('python', 'import time\nprint("up", flush=True)\ntime.sleep(60)', { limits: { wallMs: 500 }, environment });
+    expect(term.result).toMatchObject({ status: 'timeout', signal: 'SIGTERM' });
+    const left = await runSnippet('bash', '(trap "" TERM HUP; sleep 60) & disown; echo left', { environment });
+    expect(left.result).toMatchObject({ status: 'ok', sweep: { clean: true } });
+    expect(await liveProcessesOf(uidOf('bash'))).toEqual([]);
+    const cpu = await runSnippet('python', 'import subprocess\nwhile True:\n    subprocess.run(["bash", "-c", "for i in $(seq 200); do :; done"])', {
+      limits: { cpuMs: 300, wallMs: 10_000 },
+      environment,
+    });
+    expect(cpu.result.status).toBe('cpu_limit');
+    expect(cpu.result.wallMs).toBeLessThan(2000);
+    const bomb = await runSnippet('bash', 'bomb() { bomb | bomb & }; bomb', { limits: { wallMs: 2000 }, environment });
+    expect(bomb.result.sweep).toEqual({ clean: true });
+    expect(await liveProcessesOf(uidOf('bash'))).toEqual([]);
   });
 });
