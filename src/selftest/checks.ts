@@ -39,6 +39,43 @@ const says = (seen: Observed, pattern: RegExp) =>
   pattern.test(text(seen.stdout)) ? undefined : `expected output matching ${pattern}, got ${JSON.stringify(text(seen.stdout).slice(0, 300))} / ${JSON.stringify(text(seen.stderr).slice(0, 300))}`;
 const first = (...reasons: (string | undefined)[]) => reasons.find((r) => r !== undefined);
 
+/**
+ * A process left behind that watches (through ns_last_pid, which names every new process at once)
+ * for new processes of its uid — a helper the sweep might run as that uid — then stops each one,
+ * reads its environment and writes it through the process's root to each of `targets` (paths
+ * relative to that root), and prints "watching" from the run's first process.
+ */
+export function watcherCode(targets: readonly string[]): string {
+  return [
+    'import os, time',
+    'me = os.getuid()',
+    'if os.fork() == 0:',
+    '    os.setsid()',
+    '    last = int(open("/proc/sys/kernel/ns_last_pid").read())',
+    // A new process may switch to this uid only after it started: watch it for a while.
+    '    watch, end = {}, time.time() + 4',
+    '    while time.time() < end:',
+    '        cur = int(open("/proc/sys/kernel/ns_last_pid").read())',
+    '        for n in range(last + 1, cur + 1): watch[str(n)] = 2000',
+    '        last = cur',
+    '        for p in list(watch):',
+    '            watch[p] -= 1',
+    '            if watch[p] <= 0: del watch[p]',
+    '            try:',
+    '                if os.stat(f"/proc/{p}").st_uid != me: continue',
+    '                del watch[p]',
+    '                os.kill(int(p), 19)',
+    '                env = open(f"/proc/{p}/environ", "rb").read()',
+    `                for t in ${JSON.stringify(targets)}: open(f"/proc/{p}/root/{t}-{p}", "wb").write(env)`,
+    '                os.kill(int(p), 18)',
+    '            except OSError:',
+    '                pass',
+    '    os._exit(0)',
+    'time.sleep(0.3)',
+    'print("watching")',
+  ].join('\n');
+}
+
 // Python that finds every folder the sandbox user can write to, outside its home, from the mount
 // table (a read-only mount cannot be written whatever its permissions, so only read-write mounts
 // are walked), into the set `found`.
@@ -284,31 +321,7 @@ export const HOSTILE_CHECKS: HostileCheck[] = [
     // uid is left.
     name: 'sweep-helper-escape',
     runtime: 'python',
-    code: () =>
-      [
-        'import os, time',
-        'me = os.getuid()',
-        'if os.fork() == 0:',
-        '    os.setsid()',
-        '    seen = set(int(p) for p in os.listdir("/proc") if p.isdigit())',
-        '    end = time.time() + 4',
-        '    while time.time() < end:',
-        '        for p in os.listdir("/proc"):',
-        '            if not p.isdigit() or int(p) in seen: continue',
-        '            seen.add(int(p))',
-        '            try:',
-        '                if os.stat(f"/proc/{p}").st_uid != me: continue',
-        '                os.kill(int(p), 19)',
-        '                env = open(f"/proc/{p}/environ", "rb").read()',
-        '                for d in ("tmp", "var/tmp", "dev/shm"):',
-        '                    open(f"/proc/{p}/root/{d}/.planted-escape-{p}", "wb").write(env)',
-        '                os.kill(int(p), 18)',
-        '            except OSError:',
-        '                pass',
-        '    os._exit(0)',
-        'time.sleep(0.3)',
-        'print("watching")',
-      ].join('\n'),
+    code: () => watcherCode(['tmp', 'var/tmp', 'dev/shm'].map((d) => `${d}/.planted-escape`)),
     verdict: (seen) => first(status(seen, 'ok'), says(seen, /^watching$/m)),
   },
   {

@@ -142,10 +142,10 @@ describe.skipIf(runscAvailable.skip)(`seccomp profiles under gVisor (runsc --oci
 
     // One retry: the selftest's timing-sensitive checks (reaping, CPU sampling) can stumble under
     // gVisor on a loaded 2-core machine; a profile that blocks something fails both attempts.
-    it('lets the daemon pass its whole hostile selftest', { retry: 1, timeout: 300_000 }, async () => {
+    it('lets the daemon pass its whole hostile selftest', { retry: Number(process.env.TEST_RETRY ?? 1), timeout: 300_000 }, async () => {
       const r = await runInRunsc([...bin, 'selftest'], { cwd: '/repo', timeoutMs: 240_000, seccomp, env: { EXECUTOR_SANDBOX_USER: SANDBOX_UID } });
       expect(r.stdout).toMatch(/^sandbox: gvisor;/m);
-      expect(r.stdout).toContain(`${HOSTILE_CHECKS.length} passed, 0 failed`);
+      expect(r.stdout, r.stdout.split('\n').filter((l) => /FAIL/.test(l)).join('\n')).toContain(`${HOSTILE_CHECKS.length} passed, 0 failed`);
       expect(r.code).toBe(0);
     });
 
