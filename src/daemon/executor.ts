@@ -193,11 +193,12 @@ export class Executor {
   /** Answer a task that will not run, then acknowledge it. */
   private async answerWithoutRun(entry: StreamTask, taskId: string | undefined, result: ExitResult, deadReason?: string, withoutTask = false): Promise<void> {
     const { config } = this.deps;
-    if (taskId !== undefined) await new ResultsWriter(this.redis, taskId, config.resultTtlS).exit(result, config.consumer);
+    // The dead letter first: a controller that sees the answer finds the copy already there.
     if (deadReason !== undefined) {
       await this.consumer.deadLetter(config.deadStream, entry, deadReason, withoutTask);
       this.metrics?.deadLettered.inc();
     }
+    if (taskId !== undefined) await new ResultsWriter(this.redis, taskId, config.resultTtlS).exit(result, config.consumer);
     await this.consumer.ack(entry.entryId);
     this.metrics?.runs.inc({ runtime: 'none', status: result.status });
   }

@@ -223,10 +223,10 @@ describe.skipIf(needsRoot.skip)(`standby interpreters ${needsRoot.reason}`, () =
     const startupMs = Number(r.stdout.trim());
     expect(startupMs).toBeGreaterThanOrEqual(10);
     expect(r.result).toMatchObject({ status: 'ok' });
-    // What it used after the handoff, not what starting it cost. The kernel counts the CPU of
-    // reaped processes in clock ticks (10 ms), so the task's own few milliseconds (and its exit)
-    // may show as one tick.
-    expect(r.result.cpuMs as number).toBeLessThanOrEqual(Math.max(10, startupMs / 2));
+    // What it used after the handoff (its few milliseconds, and its exit), not what starting it
+    // cost. The kernel counts CPU in clock ticks (10 ms) and the start-up figure is rounded too:
+    // up to two ticks.
+    expect(r.result.cpuMs as number).toBeLessThanOrEqual(20);
   });
 
   it('runs a fresh interpreter for a task that sets a variable read at start-up, or other limits', async () => {
