@@ -30,7 +30,7 @@ export class CpuMeter {
     /**
      * Whether live processes' reaped children count. Under the gVisor build Debian ships (no PID
      * namespace there) those figures come out far above what two cores can burn in the time, so
-     * only each process's own CPU is sampled there; the init's count still ends the run.
+     * only each process's own CPU is sampled there, and the init's total is not taken either.
      */
     private readonly countReaped = true,
   ) {}
@@ -57,7 +57,8 @@ export class CpuMeter {
 
   /** The init's own count once the run is over: every process's CPU, exactly. */
   finish(allCpuMs: number | undefined): void {
-    if (allCpuMs !== undefined) this.final = allCpuMs;
+    // (Not under the old gVisor: its children's times are inflated like the sampled ones.)
+    if (allCpuMs !== undefined && this.countReaped) this.final = allCpuMs;
   }
 
   get totalMs(): number {
