@@ -193,14 +193,34 @@ export class Executor {
   /** Answer a task that will not run, then acknowledge it. */
   private async answerWithoutRun(entry: StreamTask, taskId: string | undefined, result: ExitResult, deadReason?: string, withoutTask = false): Promise<void> {
     const { config } = this.deps;
-    // The dead letter first: a controller that sees the answer finds the copy already there.
+    // The dead letter and the count before the answer: a controller that sees the answer finds
+    // the copy there, and nothing is lost if the executor dies in between.
     if (deadReason !== undefined) {
       await this.consumer.deadLetter(config.deadStream, entry, deadReason, withoutTask);
       this.metrics?.deadLettered.inc();
     }
-    if (taskId !== undefined) await new ResultsWriter(this.redis, taskId, config.resultTtlS).exit(result, config.consumer);
-    await this.consumer.ack(entry.entryId);
+    if (taskId !== undefined) {
+      const answered = await new ResultsWriter(this.redis, taskId, config.resultTtlS, [], { id: entry.entryId, attempt: entry.deliveries }).answer(result, config.consumer, false);
+      if (answered === 'answered' || answered === 'running') return this.refuseDuplicate(entry, taskId, answered);
+    }
     this.metrics?.runs.inc({ runtime: 'none', status: result.status });
+    await this.consumer.ack(entry.entryId);
+  }
+
+  /**
+   * A second stream entry for an id that has an answer, or is being run from another entry: it
+   * is not run and its results stream is left alone. Acknowledged, counted, dead-lettered.
+   */
+  private async refuseDuplicate(entry: StreamTask, taskId: string, why: 'answered' | 'running'): Promise<void> {
+    const { config, logger } = this.deps;
+    const reason = why === 'answered'
+      ? `duplicate id: task "${taskId}" has already been answered (a task id runs at most once within EXECUTOR_RESULT_TTL_S=${config.resultTtlS})`
+      : `duplicate id: task "${taskId}" is already being run from another stream entry`;
+    logger.warn({ taskId, entryId: entry.entryId }, reason);
+    await this.consumer.deadLetter(config.deadStream, entry, reason);
+    this.metrics?.deadLettered.inc();
+    this.metrics?.duplicates.inc();
+    await this.consumer.ack(entry.entryId);
   }
 
   /** Handle one entry; returns true when the sandbox is dirty and the executor must stop. */
@@ -244,14 +264,28 @@ export class Executor {
       return false;
     }
 
-    const writer = new ResultsWriter(this.redis, task.id, config.resultTtlS, task.traceparent ? ['traceparent', task.traceparent] : []);
+    const writer = new ResultsWriter(this.redis, task.id, config.resultTtlS, task.traceparent ? ['traceparent', task.traceparent] : [], { id: entry.entryId, attempt });
+    // The claim that starts a run is confirmed before the snippet starts: an id runs at most once,
+    // and an attempt runs only while it is the newest of its entry. (A Redis error here throws:
+    // nothing ran, the entry stays pending and is reclaimed.)
+    const claim = await writer.begin(config.consumer, limits, sandbox.capabilities.sandbox);
+    if (claim === 'answered' || claim === 'running') {
+      await this.refuseDuplicate(entry, task.id, claim);
+      return false;
+    }
+    if (claim === 'answered-self') {
+      log.warn({ entryId: entry.entryId }, 'this entry was answered already (its executor stopped before acknowledging it); acknowledged without running');
+      await this.consumer.ack(entry.entryId);
+      return false;
+    }
+    if (claim === 'stale') {
+      // A newer attempt of this entry runs elsewhere and will acknowledge it: leave it be.
+      log.warn({ entryId: entry.entryId }, 'a newer attempt of this task has started elsewhere; not running this one');
+      return false;
+    }
     this.runsDone += 1;
     this.metrics?.runsLeft.set(config.maxRuns - this.runsDone);
     this.metrics?.queueWait.observe(Math.max(0, Date.now() - Number(entry.entryId.split('-')[0])) / 1000);
-    // Not waited for before the run starts: the run's output goes out on the same connection after
-    // it, so Redis keeps the order, and the round trip stays off the path to the first byte.
-    const started = writer.started(config.consumer, attempt, limits, sandbox.capabilities.sandbox);
-    started.catch(() => undefined);
 
     let report: RunReport;
     let dirty = false;
@@ -278,25 +312,28 @@ export class Executor {
     } finally {
       unsubscribe();
     }
-    // Redis refused `started`: the task stays unacknowledged and is reclaimed (see runLoop).
-    await started;
+    // The end of a run happens whatever fails next: the dirty check before any Redis write.
     if (report.result.sweep && !report.result.sweep.clean) {
       // Never run the next task in a dirty sandbox: report, stop, and let the pod be replaced.
       log.error({ problems: report.result.sweep.problems }, 'sandbox is dirty after the run; stopping');
       dirty = true;
     }
     const r = report.result;
-    // Bounded: if Redis stays away, the task is left unacknowledged and is reclaimed later; the
-    // one-answer marker makes a late second write harmless.
-    if (!(await withTimeout(writer.exit(r, config.consumer), config.deliveryTimeoutMs, 'Redis did not take the result in time'))) {
-      log.warn('the task had already been answered (this attempt was presumed dead); result dropped');
-    }
-    await this.consumer.ack(entry.entryId);
+    // Counted before it is answered: whoever sees the answer finds it in the metrics.
     this.metrics?.recordRun(task.runtime, r);
-    const unsettled = await report.settled;
-    if (unsettled !== undefined) {
-      log.error({ problem: unsettled }, 'sandbox is dirty after the run; stopping');
-      dirty = true;
+    try {
+      // Bounded: if Redis stays away, the task is left unacknowledged and is reclaimed later; the
+      // claim and the one-answer marker make a late second write harmless.
+      const answered = await withTimeout(writer.answer(r, config.consumer, true), config.deliveryTimeoutMs, 'Redis did not take the result in time');
+      if (answered === 'stale') {
+        // Presumed dead and rerun elsewhere: that attempt answers and acknowledges.
+        log.warn('a newer attempt of this task started while this one ran (this executor was presumed dead); result dropped');
+      } else {
+        if (answered !== 'ok') log.warn({ answered }, 'the task had already been answered; result dropped');
+        await this.consumer.ack(entry.entryId);
+      }
+    } catch (err) {
+      log.error({ err }, 'the result could not be written; the task stays pending and will be reclaimed');
     }
     if (r.status === 'timeout' || r.status === 'cpu_limit' || r.status === 'output_limit' || r.status === 'memory_limit' || r.status === 'file_size_limit') {
       log.warn({ status: r.status, error: r.error }, 'limit hit');

@@ -27,6 +27,7 @@ export class ExecutorMetrics {
     registers: [this.registry],
   });
   readonly reclaimed = new Counter({ name: 'executor_reclaimed_tasks_total', help: 'Tasks taken over from consumers that stopped answering', registers: [this.registry] });
+  readonly duplicates = new Counter({ name: 'executor_duplicate_tasks_total', help: 'Stream entries refused because their task id had an answer or was running from another entry', registers: [this.registry] });
   readonly deadLettered = new Counter({ name: 'executor_dead_lettered_tasks_total', help: 'Tasks copied to the dead-letter stream', registers: [this.registry] });
   readonly runsLeft = new Gauge({ name: 'executor_runs_left', help: 'Runs left before this executor recycles', registers: [this.registry] });
   readonly gvisor = new Gauge({ name: 'executor_gvisor', help: '1 when the executor runs under gVisor', registers: [this.registry] });

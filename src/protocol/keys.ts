@@ -20,5 +20,13 @@ export function answeredKey(taskId: string): string {
   return `{${resultsKey(taskId)}}:answered`;
 }
 
+/**
+ * Which stream entry holds a task id, and its newest attempt that started (the fence of later
+ * writes). Same hash tag as answeredKey.
+ */
+export function claimKey(taskId: string): string {
+  return `{${resultsKey(taskId)}}:claim`;
+}
+
 /** Where tasks that will never run are copied, with the reason. */
 export const DEFAULT_DEAD_STREAM = 'executor:dead';

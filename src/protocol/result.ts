@@ -45,6 +45,11 @@ export interface ExitResult {
   stderrBytes: number;
   truncated: boolean;
   error?: string;
+  /**
+   * Which attempt this answers: the one that ran, or for a task answered without a run the
+   * delivery count (for an abandoned task, the newest attempt that started). Set by Redis.
+   */
+  attempt?: number;
   /** Outcome of the post-run sweep; absent for tasks that never ran. */
   sweep?: SweepReport;
   /** Files found in `out/`: which were returned as `file` entries and which were left out. */

@@ -3,26 +3,42 @@
 // The stream expires EXECUTOR_RESULT_TTL_S after the run ends; while the run is going it carries
 // a longer expiry so that a crashed executor's partial stream does not stay forever.
 //
-// A task gets exactly one `exit`: the final write is a script that sets a marker and appends the
-// entry only if the marker was not set, so a slow (not dead) executor finishing after its task
-// was answered elsewhere adds nothing.
+// One task id, one run, one answer (scripts in results-scripts.ts): a run begins by claiming the
+// id for its stream entry and attempt, atomically with its `started` entry, and is refused when
+// the id is answered, held by another entry (a duplicate), or a newer attempt of the same entry
+// has started. Every later write of the attempt is fenced on that claim: an executor that was
+// paused while its task was reclaimed and rerun writes nothing once it wakes up. The one `exit`
+// is written only once per id, by the newest attempt, and says which attempt it answers.
 import type { RedisClient as Redis } from './connection.js';
-import { answeredKey, resultsKey } from '../protocol/keys.js';
+import { answeredKey, claimKey, resultsKey } from '../protocol/keys.js';
 import type { EffectiveLimits, ExitResult, SandboxKind } from '../protocol/result.js';
 import type { OutputKind } from '../output/coalescer.js';
+import { ANSWER, BEGIN, FENCED_XADD } from './results-scripts.js';
 
-const ANSWER_ONCE = `
-if redis.call('SET', KEYS[2], ARGV[3], 'NX', 'EX', ARGV[2]) then
-  redis.call('XADD', KEYS[1], '*', 'type', 'exit', 'result', ARGV[1], unpack(ARGV, 4))
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0`;
+/** How a claim or an answer went. */
+export type Claim =
+  /** This attempt holds the id (begin) or its answer was written (answer). */
+  | 'ok'
+  /** The id was answered for this same stream entry already (its executor died before XACK). */
+  | 'answered-self'
+  /** The id was answered for another stream entry: this one is a duplicate. */
+  | 'answered'
+  /** Another stream entry holds the id and has not answered yet: this one is a duplicate. */
+  | 'running'
+  /** A newer attempt of this entry has started elsewhere: this one was presumed dead. */
+  | 'stale';
+
+export interface EntryRef {
+  /** The stream entry id. */
+  id: string;
+  /** Its delivery count: the attempt. */
+  attempt: number;
+}
 
 export class ResultsWriter {
   readonly key: string;
   private readonly answered: string;
-  private attempt = 1;
+  private readonly claim: string;
 
   constructor(
     private readonly redis: Redis,
@@ -30,52 +46,66 @@ export class ResultsWriter {
     private readonly ttlS: number,
     /** Extra fields on every entry (a trace context). */
     private readonly extra: string[] = [],
+    /** The stream entry being answered; without one, writes are not fenced. */
+    private readonly entry?: EntryRef,
   ) {
     this.key = resultsKey(taskId);
     this.answered = answeredKey(taskId);
+    this.claim = claimKey(taskId);
   }
 
-  async started(executor: string, attempt: number, limits: EffectiveLimits, sandbox: SandboxKind): Promise<void> {
-    this.attempt = attempt;
+  private get claimValue(): string {
+    return `${this.entry!.id} ${this.entry!.attempt}`;
+  }
+
+  /** Claim the id for this entry's attempt and write `started`, atomically. */
+  async begin(executor: string, limits: EffectiveLimits, sandbox: SandboxKind, more: string[] = []): Promise<Claim> {
+    if (!this.entry) throw new Error('begin() needs the stream entry');
     const runningTtlS = this.ttlS + Math.ceil(limits.wallMs / 1000) + 60;
-    await this.redis
-      .multi()
-      .xadd(
-        this.key,
-        '*',
-        'type',
-        'started',
-        'executor',
-        executor,
-        'attempt',
-        String(attempt),
-        'limits',
-        JSON.stringify(limits),
-        'sandbox',
-        sandbox,
-        ...this.extra,
-      )
-      .expire(this.key, runningTtlS)
-      .exec()
-      .then(throwOnExecError);
+    const fields = ['type', 'started', 'executor', executor, 'attempt', String(this.entry.attempt), 'limits', JSON.stringify(limits), 'sandbox', sandbox, ...more, ...this.extra];
+    const claimed = (await this.redis.eval(BEGIN, 3, this.key, this.answered, this.claim, this.entry.id, String(this.entry.attempt), String(runningTtlS), String(runningTtlS), ...fields)) as string;
+    return claimed as Claim;
   }
 
   output(kind: OutputKind, data: Buffer): Promise<unknown> {
-    return this.redis.xadd(this.key, '*', 'type', kind, 'data', data, 'attempt', String(this.attempt));
+    return this.append(['type', kind, 'data', data, 'attempt', String(this.entry?.attempt ?? 1)]);
   }
 
   file(relPath: string, data: Buffer, part: number, parts: number): Promise<unknown> {
-    return this.redis.xadd(this.key, '*', 'type', 'file', 'path', relPath, 'data', data, 'part', String(part), 'parts', String(parts), 'attempt', String(this.attempt));
+    return this.append(['type', 'file', 'path', relPath, 'data', data, 'part', String(part), 'parts', String(parts), 'attempt', String(this.entry?.attempt ?? 1)]);
   }
 
-  /** Write the one final answer; false when the task had already been answered (nothing written). */
+  private append(fields: (string | Buffer)[]): Promise<unknown> {
+    if (!this.entry) return this.redis.xadd(this.key, '*', ...fields);
+    return this.redis.eval(FENCED_XADD, 2, this.key, this.claim, this.claimValue, ...fields);
+  }
+
+  /**
+   * Write the one final answer. `ran`: whether this attempt ran the task (then only the newest
+   * attempt may answer); otherwise it is answered without a run (rejected, expired, cancelled,
+   * abandoned). 'ok' when written.
+   */
+  async answer(result: ExitResult, executor: string, ran: boolean): Promise<Claim> {
+    const { attempt: _omit, ...rest } = result;
+    const written = (await this.redis.eval(
+      ANSWER,
+      3,
+      this.key,
+      this.answered,
+      this.claim,
+      JSON.stringify(rest),
+      String(this.ttlS),
+      this.entry?.id ?? '',
+      ran && this.entry ? String(this.entry.attempt) : '',
+      executor,
+      String(this.entry?.attempt ?? 1),
+      ...this.extra,
+    )) as string;
+    return written === 'written' ? 'ok' : (written as Claim);
+  }
+
+  /** Write the one final answer for an id, unfenced; false when it had already been answered. */
   async exit(result: ExitResult, executor: string): Promise<boolean> {
-    const written = await this.redis.eval(ANSWER_ONCE, 2, this.key, this.answered, JSON.stringify(result), String(this.ttlS), executor, ...this.extra);
-    return written === 1;
+    return (await this.answer(result, executor, false)) === 'ok';
   }
-}
-
-function throwOnExecError(replies: [Error | null, unknown][] | null): void {
-  if (replies === null) throw new Error('transaction aborted');
-  for (const [err] of replies) if (err) throw err;
 }

@@ -230,7 +230,8 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     timers.abort();
     // A standby the run never handed its task to (writing the task's files failed) is still
     // waiting: end it, or it would outlive the run.
-    if (standby && !standby.handedOver) await standby.retire().catch(() => undefined);
+    // (A failure to end it proves nothing clean: it propagates, and the executor stops dirty.)
+    if (standby && !standby.handedOver) await standby.retire();
     await scratch.remove();
   }
 }
