@@ -7,9 +7,18 @@ import { startHttpServer } from '../daemon/http.js';
 import { ExecutorMetrics } from '../daemon/metrics.js';
 import { createLogger } from '../log.js';
 import { loadRuntimes } from '../runtimes/load.js';
-import { prepareSandbox } from '../sandbox/prepare.js';
+import { prepareSandbox, type PreparedSandbox } from '../sandbox/prepare.js';
+import { cleanAtStart } from '../sandbox/start-clean.js';
+import { holdSandboxUids } from '../sandbox/uid-lock.js';
+import { standbyRuntimes } from '../standby/pool.js';
+import type { Config } from '../config/options.js';
+import type { Logger } from '../log.js';
+import type { RuntimeRegistry } from '../runtimes/load.js';
 
-/** Exit status when the sandbox could not be proven clean: the container must be replaced. */
+/**
+ * Exit status when the sandbox could not be proven clean — after a run, or at start-up before
+ * the first task: the container must be replaced.
+ */
 export const EXIT_DIRTY = 3;
 
 export async function serve(argv: string[]): Promise<number> {
@@ -32,8 +41,26 @@ export async function serve(argv: string[]): Promise<number> {
   const sandbox = await prepareSandbox(config, logger, [...runtimes.keys()]);
   if (sandbox.identity.mode === 'shared') {
     logger.warn('snippets share the daemon\'s user (EXECUTOR_ALLOW_SHARED_USER): for local development only, not isolated');
+    return run(config, runtimes, sandbox, logger);
   }
+  // Settings are refused before anything is taken: a wrong one says so, whoever holds the uids.
+  standbyRuntimes(config.standby, runtimes);
+  // First take the uids (never kill another daemon's runs), then prove them clean.
+  const identities = [...new Map([...sandbox.identities.values()].map((i) => [i.uid, i])).values()];
+  const lock = await holdSandboxUids(identities.map((i) => i.uid), config.consumer);
+  try {
+    const start = await cleanAtStart(identities, sandbox.sweepPlaces, logger);
+    if (!start.clean) {
+      logger.error({ problems: start.problems.slice(0, 20) }, 'could not prove the sandbox clean at start-up; not taking any task');
+      return EXIT_DIRTY;
+    }
+    return await run(config, runtimes, sandbox, logger);
+  } finally {
+    lock.release();
+  }
+}
 
+async function run(config: Config, runtimes: RuntimeRegistry, sandbox: PreparedSandbox, logger: Logger): Promise<number> {
   const metrics = new ExecutorMetrics(config.maxRuns, sandbox.capabilities.sandbox);
   const executor = new Executor({ config, runtimes, sandbox, logger }, metrics);
   const server = config.httpPort > 0 ? await startHttpServer(config.httpPort, executor, metrics, logger) : undefined;

@@ -5,10 +5,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ExecutorClient } from '../client/client.js';
 import { artifactSaver } from '../client/save-artifacts.js';
-import { usageError } from '../errors.js';
+import { ERROR_CODES, ExecutorError, usageError } from '../errors.js';
+import { DEFAULT_STREAM } from '../protocol/keys.js';
 import { loadRuntimes, runtimeForFile } from '../runtimes/load.js';
 import type { TaskInput } from '../task/schema.js';
-import { EXIT_CANCELLED, exitCodeFor } from './exit-code.js';
+import { EXIT_CANCELLED, EXIT_EXECUTOR, exitCodeFor } from './exit-code.js';
+
+const QUEUED_HINT_MS = 5000;
 
 export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -57,10 +60,11 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
     ...(env.REDIS_CLUSTER_NODES ? { clusterNodes: env.REDIS_CLUSTER_NODES } : {}),
     stream: values.stream ?? env.EXECUTOR_STREAM ?? undefined,
   });
+  let submitted: string | undefined;
+  let queuedHint: NodeJS.Timeout | undefined;
   try {
     let attempts = 0;
     const saveArtifact = values.out === undefined ? undefined : artifactSaver(values.out);
-    let submitted: string | undefined;
     // Ctrl-C cancels the task rather than leaving it running unattended; a second one quits.
     const onInterrupt = () => {
       if (submitted === undefined) process.exit(EXIT_CANCELLED);
@@ -73,6 +77,7 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
       ...timeout,
       ...(saveArtifact ? { onFile: saveArtifact } : {}),
       onStarted: (e) => {
+        clearTimeout(queuedHint);
         attempts += 1;
         if (attempts > 1 && !values.json) process.stderr.write(`\n[agent-executor] attempt ${e.attempt} started; output above is from an earlier attempt\n`);
       },
@@ -81,12 +86,29 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
         : { onStdout: (d: Buffer) => process.stdout.write(d), onStderr: (d: Buffer) => process.stderr.write(d) }),
     });
     submitted = submission.id;
+    // Nothing started after a few seconds: most likely no executor reads this stream.
+    queuedHint = setTimeout(() => {
+      process.stderr.write(`[agent-executor] ${submission.id} is still queued after ${QUEUED_HINT_MS / 1000} s: is an executor reading ${values.stream ?? env.EXECUTOR_STREAM ?? DEFAULT_STREAM}?\n`);
+    }, QUEUED_HINT_MS);
+    queuedHint.unref();
     const result = await submission.result;
     process.off('SIGINT', onInterrupt);
     if (values.json) process.stdout.write(`${JSON.stringify({ id: submission.id, ...result })}\n`);
     else if (result.error !== undefined && result.status !== 'error') process.stderr.write(`[agent-executor] ${result.status}: ${result.error}\n`);
     return exitCodeFor(result);
+  } catch (err) {
+    // Not the snippet's doing: one line, and the code reserved for outcomes that are not its own.
+    if (err instanceof ExecutorError && err.code === ERROR_CODES.CLIENT_TIMEOUT) {
+      process.stderr.write(`[agent-executor] ${err.message}; the task was not cancelled (agent-executor cancel ${submitted})\n`);
+      return EXIT_EXECUTOR;
+    }
+    if (err instanceof ExecutorError && err.code === ERROR_CODES.CLIENT_UNREACHABLE) {
+      process.stderr.write(`[agent-executor] ${err.message}\n`);
+      return EXIT_EXECUTOR;
+    }
+    throw err;
   } finally {
+    clearTimeout(queuedHint);
     await client.close();
   }
 }

@@ -26,6 +26,9 @@ export class ExecutorClient {
   private readonly ownsConnection: boolean;
   private readonly stream: string;
   private readonly maxTaskBytes: number;
+  private readonly clusterNodes: string | undefined;
+  /** What the last failed connection attempt said (ECONNREFUSED...), for the one error we raise. */
+  private lastConnectionError: string | undefined;
 
   constructor(options: ClientOptions = {}) {
     if (options.clusterNodes) {
@@ -41,8 +44,33 @@ export class ExecutorClient {
       this.redis = new Redis(options.redis ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
       this.ownsConnection = true;
     }
+    this.clusterNodes = options.clusterNodes;
     this.stream = options.stream ?? DEFAULT_STREAM;
     this.maxTaskBytes = options.maxTaskBytes ?? DEFAULT_TASK_BYTES;
+    // Connection errors reach the caller as one ExecutorError from the command that failed (see
+    // reach()), not as ioredis's "unhandled error event" traces.
+    if (this.ownsConnection) this.redis.on('error', (err: NodeJS.ErrnoException) => (this.lastConnectionError = err.code ?? err.message));
+  }
+
+  /** Run a command, turning a connection failure into one error that names the address only. */
+  private async reach<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|max retries|Connection is closed|ClusterAllFailedError|Failed to refresh slots/i.test(`${e.code ?? ''} ${e.message}`)) {
+        const why = e.code ?? this.lastConnectionError ?? e.message.split('\n')[0];
+        throw new ExecutorError(ERROR_CODES.CLIENT_UNREACHABLE, `cannot reach Redis at ${this.address()}: ${why}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** host:port (or the cluster's nodes), never a password from the URL. */
+  private address(): string {
+    if (this.redis instanceof Cluster) return this.clusterNodes ?? 'the Redis Cluster';
+    const { host, port } = this.redis.options;
+    return `${host ?? '127.0.0.1'}:${port ?? 6379}`;
   }
 
   /** Validate and enqueue a task (an id is generated when missing), then follow it. */
@@ -53,13 +81,15 @@ export class ExecutorClient {
     const bytes = Buffer.byteLength(body);
     if (bytes > this.maxTaskBytes) throw new ExecutorError(ERROR_CODES.TASK_TOO_LARGE, taskTooLarge(bytes, this.maxTaskBytes));
     // Follow before enqueueing is not needed: the results stream is read from its first entry.
-    await this.redis.xadd(this.stream, '*', TASK_FIELD, body);
+    await this.reach(() => this.redis.xadd(this.stream, '*', TASK_FIELD, body));
     return this.follow(task.id, options);
   }
 
   /** Follow the results of a task submitted earlier (or by someone else). */
   follow(id: string, options: FollowOptions = {}): Submission {
-    return new Submission(id, this.redis.duplicate(), options);
+    const reader = this.redis.duplicate();
+    reader.on('error', () => undefined);
+    return new Submission(id, reader, options);
   }
 
   /**
@@ -67,11 +97,11 @@ export class ExecutorClient {
    * running. Cancelling an unknown or finished task is harmless.
    */
   async cancel(id: string): Promise<void> {
-    await this.redis.xadd(controlKey(this.stream), '*', 'cancel', id);
+    await this.reach(() => this.redis.xadd(controlKey(this.stream), '*', 'cancel', id));
   }
 
   async close(): Promise<void> {
-    if (this.ownsConnection) await this.redis.quit();
+    if (this.ownsConnection) await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
   private validate(input: TaskInput): Task {

@@ -3,6 +3,7 @@
 // with a CSV in and a table and chart out, saved to ./demo-output; two hit a budget), and stops
 // everything it started.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -80,21 +81,26 @@ async function main(): Promise<void> {
   const stream = `demo:${randomUUID().slice(0, 8)}`;
   const asRoot = process.getuid?.() === 0;
   if (!asRoot) say('not root: snippets will share your user (EXECUTOR_ALLOW_SHARED_USER=1), fine for a demo, not for production');
+  // The daemon's log goes to a file, so that it never interleaves with the snippets' output.
+  const logFile = path.resolve('demo-output', 'executor.log');
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const logFd = fs.openSync(logFile, 'w');
   const executor = spawn(process.execPath, [BIN, 'serve'], {
     env: {
       ...process.env,
       REDIS_URL: url,
       EXECUTOR_STREAM: stream,
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
       // The sweep kills every process of the sandbox users; on a shared machine uids of the
       // demo's own keep it away from any other executor's.
       EXECUTOR_SANDBOX_USER: process.env.EXECUTOR_SANDBOX_USER ?? '64999',
       ...(asRoot ? {} : { EXECUTOR_ALLOW_SHARED_USER: '1' }),
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', logFd, logFd],
   });
+  fs.closeSync(logFd);
   const executorExit = new Promise<number | null>((resolve) => executor.once('exit', (code) => resolve(code)));
-  say(`started an executor (pid ${executor.pid}) reading ${stream}\n`);
+  say(`started an executor (pid ${executor.pid}) reading ${stream}; its log: ${path.relative(process.cwd(), logFile)}\n`);
 
   const client = new ExecutorClient({ redis: url, stream });
   try {

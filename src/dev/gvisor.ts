@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { collectOutput, type ChildOutput } from './child-output.js';
 
 // The capabilities the images document as needed (images/README.md), no more.
-export const EXECUTOR_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SYS_ADMIN', 'CAP_NET_ADMIN'];
+export const EXECUTOR_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SYS_ADMIN', 'CAP_NET_ADMIN', 'CAP_SYS_PTRACE'];
 /** The repository (or installed package) root; mounted read-only at /repo inside the sandbox. */
 export const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 

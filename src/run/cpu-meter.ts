@@ -44,7 +44,8 @@ export class CpuMeter {
   /** Record one sample: `initChildMs` from readInit(), then the run's processes. */
   record(initChildMs: number, members: readonly ProcInfo[]): UsageSample {
     let rssBytes = 0;
-    let sum = initChildMs;
+    // Under the old gVisor the init's children's times are inflated like the others (see above).
+    let sum = this.countReaped ? initChildMs : 0;
     for (const p of members) {
       rssBytes += p.rssBytes;
       if (this.initPid !== undefined && this.countReaped) sum += p.cpuMs + p.childCpuMs;

@@ -104,6 +104,14 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
     },
     capabilities.sandbox === 'gvisor' ? 'running under gVisor' : 'not running under gVisor (sandbox none)',
   );
+  // Natively every run has a PID namespace whose init reaps its own orphans; without one they go
+  // to the daemon's PID 1, which must reap them or they pile up against the uids' process limit.
+  if (identity.mode === 'dedicated' && !capabilities.pidNamespace) {
+    const init = pidOneName();
+    if (process.pid === 1 || !REAPING_INITS.has(init)) {
+      logger.warn({ pid1: init }, `runs get no PID namespace here, and PID 1 (${init}) may not reap orphans: run the daemon under an init that does (tini -s -- agent-executor serve)`);
+    }
+  }
   if (identity.mode === 'dedicated' && !capabilities.privateMounts) {
     logger.warn({ privateDirs }, 'private mount namespaces are not available: shared writable places are emptied after each run instead');
   }
@@ -133,6 +141,17 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
       logger: log,
     }),
   };
+}
+
+// Inits known to reap orphaned children.
+const REAPING_INITS = new Set(['tini', 'docker-init', 'dumb-init', 'catatonit', 'systemd', 'init', 's6-svscan', 'runit', 'runsv']);
+
+function pidOneName(): string {
+  try {
+    return fs.readFileSync('/proc/1/comm', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** Existing absolute folders from a colon-separated list. */

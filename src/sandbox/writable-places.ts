@@ -1,6 +1,9 @@
 // Every world-writable folder on this machine's read-write mounts (POSIX message queues in
-// /dev/mqueue included: under runc it is writable by everyone): the places any user, the
-// sandbox user included, can leave files in. Found once at start-up from the mount table (a
+// /dev/mqueue included: under runc it is writable by everyone) that a sandbox user can actually
+// reach — every folder above it searchable by others — : the places a snippet can leave files in.
+// A world-writable folder under a root-only one (another container's root file system under
+// /var/lib/docker, say) is not one: the sweep would delete files there that no run could have
+// made. Found once at start-up from the mount table (a
 // read-only mount cannot be written whatever its permissions), so that the sweep covers places an
 // extended image added, not only the usual /tmp and /dev/shm.
 import fs from 'node:fs';
@@ -19,6 +22,8 @@ export function discoverWritablePlaces(exclude: readonly string[] = []): string[
     } catch {
       continue;
     }
+    // Only what lies below a mount point a sandbox user can reach is walked.
+    if (!reachableByOthers(root)) continue;
     const stack = [root];
     while (stack.length > 0 && visited < MAX_DIRS) {
       const dir = stack.pop()!;
@@ -32,6 +37,8 @@ export function discoverWritablePlaces(exclude: readonly string[] = []): string[
       }
       if (!st.isDirectory() || st.dev !== rootDev) continue;
       if ((st.mode & 0o002) !== 0) found.add(dir);
+      // A folder others cannot search hides everything below it from a sandbox user.
+      if ((st.mode & 0o001) === 0) continue;
       let entries: fs.Dirent[] = [];
       try {
         entries = fs.readdirSync(dir, { withFileTypes: true });
@@ -42,6 +49,18 @@ export function discoverWritablePlaces(exclude: readonly string[] = []): string[
     }
   }
   return [...found].sort();
+}
+
+/** Whether every folder above `dir` (itself excluded) lets others search it. */
+function reachableByOthers(dir: string): boolean {
+  for (let d = path.dirname(dir); ; d = path.dirname(d)) {
+    try {
+      if ((fs.statSync(d).mode & 0o001) === 0) return false;
+    } catch {
+      return false;
+    }
+    if (d === '/') return true;
+  }
 }
 
 function readWriteMounts(): string[] {

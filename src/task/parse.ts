@@ -32,9 +32,7 @@ export function parseTask(raw: string | Buffer | undefined, knownRuntimes: reado
   const id = usableId(json);
   const parsed = taskSchema.safeParse(json);
   if (!parsed.success) {
-    const why = parsed.error.issues
-      .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
-      .join('; ');
+    const why = parsed.error.issues.map((i) => describeIssue(i.path, i.message, json)).join('; ');
     return { ok: false, id, error: `invalid task: ${why}` };
   }
   if (!knownRuntimes.includes(parsed.data.runtime)) {
@@ -51,4 +49,17 @@ function usableId(json: unknown): string | undefined {
   if (typeof json !== 'object' || json === null) return undefined;
   const parsed = taskIdSchema.safeParse((json as { id?: unknown }).id);
   return parsed.success ? parsed.data : undefined;
+}
+
+/**
+ * An issue in words a caller can act on: `files[0].path "../x" must stay inside the working
+ * directory` names the value, not only the field.
+ */
+function describeIssue(where: (string | number)[], message: string, json: unknown): string {
+  if (where.length === 0) return message;
+  if (where.length === 3 && where[0] === 'files' && where[2] === 'path') {
+    const value = (json as { files?: { path?: unknown }[] }).files?.[where[1] as number]?.path;
+    if (typeof value === 'string') return `files[${where[1]}].path ${JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}...` : value)} ${message}`;
+  }
+  return `${where.join('.')}: ${message}`;
 }

@@ -30,11 +30,24 @@ export const relativePathSchema = z
   .string()
   .min(1)
   .max(1024)
-  .refine((p) => !p.includes('\0'), 'path must not contain NUL bytes')
-  .refine((p) => !p.startsWith('/'), 'path must be relative')
-  .refine((p) => p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..'), 'path must not contain empty, "." or ".." segments')
-  .refine((p) => p.split('/').every((seg) => Buffer.byteLength(seg) <= MAX_SEGMENT_BYTES), `each segment of a path must be at most ${MAX_SEGMENT_BYTES} bytes (NAME_MAX)`)
-  .refine((p) => Buffer.byteLength(p) <= MAX_PATH_BYTES, `path must be at most ${MAX_PATH_BYTES} bytes`);
+  // One message per path, the first reason that applies (an absolute path is not also "empty
+  // segments"); the value itself is named where the error is worded (task/parse.ts).
+  .superRefine((p, ctx) => {
+    const why = pathProblem(p);
+    if (why !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: why });
+  });
+
+function pathProblem(p: string): string | undefined {
+  if (p === '') return undefined; // said by min(1)
+  if (p.includes('\0')) return 'must not contain NUL bytes';
+  if (p.startsWith('/')) return 'must be relative: it must stay inside the working directory';
+  const segments = p.split('/');
+  if (segments.includes('..')) return 'must stay inside the working directory (no ".." segments)';
+  if (segments.some((seg) => seg === '' || seg === '.')) return 'must not contain empty or "." segments (one spelling per file)';
+  if (segments.some((seg) => Buffer.byteLength(seg) > MAX_SEGMENT_BYTES)) return `must have segments of at most ${MAX_SEGMENT_BYTES} bytes (NAME_MAX)`;
+  if (Buffer.byteLength(p) > MAX_PATH_BYTES) return `must be at most ${MAX_PATH_BYTES} bytes`;
+  return undefined;
+}
 
 export const taskFileSchema = z.object({
   path: relativePathSchema,

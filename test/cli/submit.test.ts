@@ -92,4 +92,18 @@ describe.skipIf(needsRoot.skip)(`agent-executor submit ${needsRoot.reason}`, () 
     expect(await submit([rb])).toMatchObject({ code: 2, stderr: expect.stringMatching(/cannot tell the runtime of .*x\.rb/) });
     expect(await submit(['--wall-ms', 'soon', '--runtime', 'bash', '-e', 'true'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--wall-ms must be a positive whole number/) });
   });
+
+  it('with Redis unreachable, exits 125 after a bounded retry with one line naming host:port, never the password', async () => {
+    const r = await submit(['--redis-url', 'redis://:hunter2@127.0.0.1:1', '-r', 'bash', '-e', 'echo hi']);
+    expect(r.code).toBe(125);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^\[agent-executor\] cannot reach Redis at 127\.0\.0\.1:1: ECONNREFUSED$/)]);
+    expect(r.stderr).not.toContain('hunter2');
+  });
+
+  it('on --timeout-ms expiry exits 125, says the task was not cancelled, and hints that nothing reads the stream', async () => {
+    const r = await submit(['--stream', `nobody-reads-${process.pid}`, '--timeout-ms', '6000', '--id', `waits-${process.pid}`, '-r', 'bash', '-e', 'echo hi']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toMatch(/waits-\d+ is still queued after 5 s: is an executor reading nobody-reads-\d+\?/);
+    expect(r.stderr).toMatch(/no result for task waits-\d+ within 6000 ms; the task was not cancelled \(agent-executor cancel waits-\d+\)/);
+  });
 });

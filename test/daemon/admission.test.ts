@@ -55,7 +55,7 @@ describe.skipIf(needsRoot.skip)(`admission through the daemon ${needsRoot.reason
     await d.daemon.waitForLog('executor started');
     const long = await submit(d.stream, { runtime: 'bash', code: 'echo ran', files: [{ path: `data/${'a'.repeat(256)}.csv`, content: 'x' }] });
     expect(long.types).toEqual(['exit']);
-    expect(long.result).toMatchObject({ status: 'rejected', error: expect.stringMatching(/files\.0\.path: .*255 bytes/) });
+    expect(long.result).toMatchObject({ status: 'rejected', error: expect.stringMatching(/files\[0\]\.path ".*" must have segments of at most 255 bytes/) });
     // 255 bytes is a legal name: written, and the snippet sees it.
     const ok = await submit(d.stream, { runtime: 'bash', code: 'ls data', files: [{ path: `data/${'é'.repeat(127)}a`, content: 'x' }] });
     expect(ok.result).toMatchObject({ status: 'ok' });

@@ -1,7 +1,7 @@
 // "One task, one run, one answer": a task id runs at most once whatever is queued, and an attempt
 // that was presumed dead never answers for a newer one. Real executors, real Redis.
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ResultsWriter } from '../../src/queue/results-writer.js';
 import type { DaemonProcess } from '../helpers/daemon.js';
 import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
@@ -9,8 +9,11 @@ import { killHard, resultEntries, startExecutor, waitForExit, waitForStarted } f
 
 const redis: Redis = connect();
 const running: DaemonProcess[] = [];
+// Each test's executors are stopped before the next starts: two daemons never share sandbox uids.
+afterEach(async () => {
+  for (const d of running.splice(0)) await d.stop().catch(() => undefined);
+});
 afterAll(async () => {
-  for (const d of running) await d.stop().catch(() => undefined);
   await redis.quit();
 });
 

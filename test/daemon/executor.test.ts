@@ -188,7 +188,13 @@ describe.skipIf(needsRoot.skip)(`executor daemon ${needsRoot.reason}`, () => {
     fs.chownSync(stuck, sandboxUid(1), sandboxUid(1));
     execFileSync('chattr', ['+i', stuck]);
     try {
+      // Made immutable only once the daemon has started: found at start-up, it would not run at all.
+      execFileSync('chattr', ['-i', stuck]);
+      fs.chownSync(stuck, 0, 0);
       const d = startDaemon(n, { EXECUTOR_WORK_DIR: workDir });
+      await d.waitForLog('executor started');
+      fs.chownSync(stuck, sandboxUid(1), sandboxUid(1));
+      execFileSync('chattr', ['+i', stuck]);
       const id = unique('dirty');
       const next = unique('after-dirty');
       await enqueue(n.stream, { id, runtime: 'bash', code: 'echo ran' });

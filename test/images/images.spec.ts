@@ -21,7 +21,7 @@ import { buildStandins } from './helpers/standins.js';
 const IMAGES = { python: 'agent-executor:python', node: 'agent-executor:node', team: 'agent-executor-example/team-python' } as const;
 // What a pod grants (runtime-profiles/agents/*.yaml): nine capabilities, read-only root, writable
 // tmpfs where the daemon and snippets write.
-const CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'SETUID', 'SETGID', 'SETPCAP', 'SYS_ADMIN', 'NET_ADMIN'];
+const CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'SETUID', 'SETGID', 'SETPCAP', 'SYS_ADMIN', 'NET_ADMIN', 'SYS_PTRACE'];
 const POD_LIKE = [
   '--network=host',
   '--read-only',

@@ -20,7 +20,7 @@ import { REPO } from './helpers/repo.js';
 const AGENTS_DIR = path.join(REPO, 'runtime-profiles/agents');
 const AGENT_TYPES = ['data-analysis', 'web-research', 'code-review'];
 // The capabilities images/README.md documents as needed, no more.
-const CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'SETUID', 'SETGID', 'SETPCAP', 'SYS_ADMIN', 'NET_ADMIN'];
+const CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'SETUID', 'SETGID', 'SETPCAP', 'SYS_ADMIN', 'NET_ADMIN', 'SYS_PTRACE'];
 
 interface Validatable {
   validate(): void;

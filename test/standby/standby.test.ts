@@ -59,6 +59,8 @@ async function bothWays(task: Record<string, unknown>): Promise<{ standby: Ran; 
   await withStandby.daemon.stop();
   const withoutStandby = startDaemon({ EXECUTOR_STANDBY: 'none' });
   const fresh = await run(withoutStandby, task);
+  // One daemon per set of sandbox uids: the next may only start once this one is gone.
+  await withoutStandby.daemon.stop();
   return { standby, fresh };
 }
 
