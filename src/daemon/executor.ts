@@ -31,6 +31,7 @@ export interface ExecutorDeps {
 }
 
 const READ_ERROR_BACKOFF_MS = 1000;
+const QUIT_MS = 2000;
 
 export class Executor {
   private readonly redis: Redis;
@@ -163,9 +164,14 @@ export class Executor {
     } finally {
       this.stopping = true;
       this.events.emit('stopping');
+      log.debug('stopping: retiring standbys');
       await this.standbys?.close();
+      log.debug('stopping: control listener');
       await this.control.stop();
-      await Promise.allSettled([this.redis.quit(), this.blocking.quit()]);
+      log.debug('stopping: disconnecting');
+      // Bounded: with Redis away a QUIT would wait for a reconnect forever, and an executor that
+      // must stop (dirty, say) has to stop whatever Redis does.
+      await Promise.allSettled([this.redis, this.blocking].map((c) => withTimeout(c.quit(), QUIT_MS, 'QUIT').catch(() => c.disconnect())));
     }
     log.info({ reason, runs: this.runsDone }, reason === 'recycled' ? 'recycling: run budget used up' : 'executor stopped');
     return reason;

@@ -10,6 +10,7 @@ export function controlKey(taskStream: string): string {
   return `${taskStream}:control`;
 }
 
+const STOP_WAIT_MS = 1000;
 const BLOCK_MS = 1000;
 
 export class ControlListener {
@@ -47,7 +48,10 @@ export class ControlListener {
   async stop(): Promise<void> {
     this.stopped = true;
     this.redis.disconnect();
-    await this.loop;
+    // With Redis away a read queued for the reconnect never settles: wait for the loop, bounded.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.loop, new Promise((r) => (timer = setTimeout(r, STOP_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   private async follow(from: string): Promise<void> {

@@ -1,5 +1,7 @@
 // "One task, one run, one answer": a task id runs at most once whatever is queued, and an attempt
 // that was presumed dead never answers for a newer one. Real executors, real Redis.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ResultsWriter } from '../../src/queue/results-writer.js';
@@ -111,4 +113,41 @@ describe.skipIf(needsRoot.skip)(`delivery ${needsRoot.reason}`, () => {
     expect((await redis.xpending(stream, 'executors'))[0]).toBe(0);
     expect(await deadLetters(dead)).toEqual([]);
   });
+});
+
+describe.skipIf(needsRoot.skip)(`the end of a run whatever Redis does ${needsRoot.reason}`, () => {
+  it('stops dirty (exit 3) after a run whose sweep failed even when Redis is gone and the result cannot be written', async () => {
+    const { startPrivateRedis } = await import('../../src/dev/redis-server.js');
+    const server = await startPrivateRedis();
+    const own = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    own.on('error', () => undefined);
+    const uid = sandboxUid(14);
+    const workDir = `/var/lib/agent-executor-test/redis-gone-${uid}`;
+    const stuck = `${workDir}/stuck`;
+    try {
+      const stream = unique('tasks');
+      const id = unique('gone');
+      // Waits (bounded) for the test to say go, so that Redis can be stopped mid-run.
+      await own.xadd(stream, '*', 'task', JSON.stringify({ id, runtime: 'bash', code: 'echo up; for i in $(seq 1000); do [ -e go ] && break; sleep 0.01; done' }));
+      const d = startExecutor({ redis: { REDIS_URL: server.url }, stream, env: { EXECUTOR_WORK_DIR: workDir, EXECUTOR_DELIVERY_TIMEOUT_MS: '1000' } }, uid);
+      running.push(d);
+      await waitFor('the run to start', async () => ((await own.xrange(`executor:results:${id}`, '-', '+')).some(([, f]) => f.includes('stdout')) ? true : undefined));
+      const scratch = fs.readdirSync(workDir).find((n) => n.startsWith('agent-run-') && fs.statSync(`${workDir}/${n}`).uid === uid)!;
+      // The sweep will find a file it cannot delete: the sandbox is dirty after this run.
+      fs.writeFileSync(stuck, '');
+      fs.chownSync(stuck, uid, uid);
+      execFileSync('chattr', ['+i', stuck]);
+      own.disconnect();
+      await server.stop();
+      fs.writeFileSync(`${workDir}/${scratch}/go`, '');
+      // Bounded: an executor that hangs on the way out (waiting for Redis) is the bug.
+      const exited = await Promise.race([d.exited, new Promise((r) => setTimeout(() => r('still running after 20 s'), 20_000))]);
+      expect(exited, JSON.stringify(d.logs.map((l) => l.msg).filter((m) => m !== 'redis connection error'))).toEqual({ code: 3, signal: null });
+      expect(d.logs.some((l) => l.msg === 'sandbox is dirty after the run; stopping')).toBe(true);
+    } finally {
+      execFileSync('chattr', ['-i', stuck], { stdio: 'ignore' });
+      fs.rmSync(workDir, { recursive: true, force: true });
+      await server.stop().catch(() => undefined);
+    }
+  }, 60_000);
 });
