@@ -32,6 +32,8 @@ select((select($status), $| = 1)[0]);
 # Our pid in the daemon's PID namespace: /proc is still the parent namespace's until remounted.
 my $host_pid = readlink('/proc/self') // 0;
 print $status "pid $host_pid\n";
+# kill -1 as root outside a PID namespace of our own would reach every process of the machine.
+die "run-init: asked for pidns mode but this is not PID 1 of a new namespace\n" if $option{pidns} && $$ != 1;
 # A /proc of the run's own PID namespace: the snippet sees its own processes, not the host's.
 # Only inside a private mount namespace, where this mount cannot reach the daemon's /proc.
 if ($option{proc}) {
@@ -42,10 +44,11 @@ if ($option{proc}) {
 }
 
 # SysV shared memory is memory the run's processes need not map (so it is in no one's RSS): in the
-# run's own IPC namespace, cap it at the run's memory limit. Where the kernel does not let us
+# run's own IPC namespace, cap it at the run's memory limit, and keep message queues small. Where the kernel does not let us
 # (an older gVisor), the namespace still ends with the run.
 if ($option{shm}) {
-    for (['shmmax', $option{shm}], ['shmall', int($option{shm} / 4096)]) {
+    # Message queues too: at most 16 queues of 64 KiB each.
+    for (['shmmax', $option{shm}], ['shmall', int($option{shm} / 4096)], ['msgmni', 16], ['msgmnb', 65536]) {
         if (open(my $f, '>', "/proc/sys/kernel/$_->[0]")) { print $f "$_->[1]\n"; close($f); }
     }
 }
@@ -67,7 +70,8 @@ if ($child == 0) {
     $SIG{TERM} = 'DEFAULT';
     $SIG{USR1} = 'DEFAULT';
     close($status);
-    install_seccomp() if $option{seccomp};
+    # A set-up failure is the launcher's (126), never mistaken for the snippet's own exit status.
+    if ($option{seccomp} && !eval { install_seccomp(); 1 }) { print STDERR $@; exit 126; }
     exec { $argv[0] } @argv or exit 127;
 }
 # The run's pipes belong to the run: holding them here would keep them open after it ended.
@@ -102,7 +106,10 @@ sub file_size_reached {
     my ($wait) = @_;
     return 0 unless ($wait & 0x7f) == 25 && $option{fsize};
     my @places = grep { -d $_ } ('.', split(/:/, $option{places} // ''));
-    my $found = `find @places -xdev -type f -size +@{[$option{fsize} - 1]}c -print -quit 2>/dev/null`;
+    # No shell, and bounded: a snippet's tree must not hold the run's end up for long.
+    open(my $find, '-|', 'timeout', '5', 'find', @places, '-xdev', '-type', 'f', '-size', '+' . ($option{fsize} - 1) . 'c', '-print', '-quit') or return 0;
+    my $found = join('', <$find>);
+    close($find);
     return $found eq '' ? 0 : 1;
 }
 

@@ -59,7 +59,9 @@ export class CpuMeter {
   /** The init's own count once the run is over: every process's CPU, exactly. */
   finish(allCpuMs: number | undefined): void {
     // (Not under the old gVisor: its children's times are inflated like the sampled ones.)
-    if (allCpuMs !== undefined && this.countReaped) this.final = allCpuMs;
+    // The larger of the two: a process whose parent ignores SIGCHLD is reaped by the kernel, and its
+    // CPU reaches no one's children's times; the samples may still have seen it.
+    if (allCpuMs !== undefined && this.countReaped) this.final = Math.max(allCpuMs, this.best);
   }
 
   get totalMs(): number {

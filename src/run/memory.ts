@@ -7,6 +7,26 @@ import path from 'node:path';
 import type { ProcInfo } from './proc-table.js';
 
 const TMPFS_MAGIC = 0x01021994;
+// A snippet can make its maps huge (tens of thousands of mappings): read at most this much of it.
+const MAPS_BYTES = 1024 * 1024;
+
+async function readBounded(file: string): Promise<string> {
+  const handle = await fs.open(file, 'r').catch(() => undefined);
+  if (!handle) return '';
+  try {
+    const buf = Buffer.alloc(MAPS_BYTES);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, length, buf.length - length, null);
+      if (bytesRead === 0 || (length += bytesRead) >= buf.length) break;
+    }
+    return buf.toString('latin1', 0, length);
+  } catch {
+    return '';
+  } finally {
+    await handle.close();
+  }
+}
 
 /** Bytes in memfds held by `members`, plus bytes used on the private mounts seen by `initPid`. */
 export async function memoryOutsideRss(members: readonly ProcInfo[], initPid: number | undefined, privateDirs: readonly string[]): Promise<number> {
@@ -29,7 +49,7 @@ export async function memoryOutsideRss(members: readonly ProcInfo[], initPid: nu
         if (target.startsWith('/memfd:')) await count(path.join(fdDir, fd));
       }
       // A memfd may be mapped after its descriptor was closed.
-      const maps = await fs.readFile(`/proc/${p.pid}/maps`, 'latin1').catch(() => '');
+      const maps = await readBounded(`/proc/${p.pid}/maps`);
       for (const line of maps.split('\n')) {
         if (!line.includes('/memfd:')) continue;
         await count(`/proc/${p.pid}/map_files/${line.slice(0, line.indexOf(' '))}`);

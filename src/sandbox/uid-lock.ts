@@ -37,6 +37,11 @@ exec cat > /dev/null
 /** Take the uids for this daemon, or throw saying who holds them. */
 export async function holdSandboxUids(uids: readonly number[], consumer: string, dir = UID_LOCK_DIR): Promise<UidLock> {
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  // Root writes into it: it must be root's own folder that nobody else can write (not a link).
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) {
+    throw new ExecutorError(ERROR_CODES.SANDBOX_UIDS_HELD, `${dir} must be a folder of root's that only root may write (it is ${st.isDirectory() ? `owned by uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}` : 'not a folder'})`);
+  }
   const child: ChildProcess = spawn('/bin/bash', ['-c', SCRIPT, 'uid-lock', dir, consumer, String(WAIT_S), ...uids.map(String)], {
     stdio: ['pipe', 'pipe', 'ignore'],
     env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C', DAEMON_PID: String(process.pid) },
