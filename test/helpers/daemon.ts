@@ -20,6 +20,7 @@ export class DaemonProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child: ChildProcess;
   private readonly listeners = new Set<() => void>();
+  private closed = false;
 
   constructor(env: Record<string, string>, args: string[] = [], spawnOptions: { uid?: number; gid?: number } = {}) {
     const bin = spawnOptions.uid === undefined ? BIN : binReadableByOthers();
@@ -40,7 +41,13 @@ export class DaemonProcess {
       this.stderr.push(line);
       this.notify();
     });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    // On 'close', not 'exit': by then every log line the daemon wrote has been read.
+    this.exited = new Promise((resolve) =>
+      this.child.once('close', (code, signal) => {
+        this.closed = true;
+        resolve({ code, signal });
+      }),
+    );
     void this.exited.then(() => this.notify());
   }
 
@@ -56,7 +63,7 @@ export class DaemonProcess {
         if (hit) {
           done();
           resolve(hit);
-        } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        } else if (this.closed) {
           done();
           reject(new Error(`daemon exited before logging "${msg}"; stderr: ${this.stderr.join('\n')}`));
         }
