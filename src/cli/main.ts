@@ -13,7 +13,8 @@ const USAGE = `usage:
                        [--sandbox-user USER] [--allow-shared-user] ...   (every flag has an environment variable; see README)
   agent-executor submit (-e CODE | FILE | -) [--runtime python|node|bash] [--stdin FILE]
                        [--wall-ms N] [--cpu-ms N] [--output-bytes N] [--env K=V]... [--id ID] [--json]
-                       [--file LOCAL[:REMOTE]]... [--out DIR] [--timeout-ms N] [--redis-url URL] [--stream S] [-- ARGS...]
+                       [--file LOCAL[:REMOTE]]... [--out DIR] [--timeout-ms N] [--redis-url URL] [--stream S]
+                       [--key-prefix P] [-- ARGS...]
   agent-executor cancel ID... [--redis-url URL] [--stream S]
   agent-executor selftest [--only NAME]... [--list]   run the hostile snippets against this machine's sandbox
 exit codes of submit: the snippet's own; 124 a budget or limit ended it; 125 rejected or failed in the executor; 130 cancelled; 2 usage`;

@@ -6,6 +6,7 @@ import { Executor } from '../daemon/executor.js';
 import { startHttpServer } from '../daemon/http.js';
 import { ExecutorMetrics } from '../daemon/metrics.js';
 import { createLogger } from '../log.js';
+import { SECURITY_EVENTS, securityEvent } from '../security-events.js';
 import { loadRuntimes } from '../runtimes/load.js';
 import { prepareSandbox, type PreparedSandbox } from '../sandbox/prepare.js';
 import { cleanAtStart } from '../sandbox/start-clean.js';
@@ -51,7 +52,7 @@ export async function serve(argv: string[]): Promise<number> {
   try {
     const start = await cleanAtStart(identities, sandbox.sweepPlaces, logger);
     if (!start.clean) {
-      logger.error({ problems: start.problems.slice(0, 20) }, 'could not prove the sandbox clean at start-up; not taking any task');
+      securityEvent(logger, SECURITY_EVENTS.dirty, { phase: 'start-up', problems: start.problems.slice(0, 20) }, 'could not prove the sandbox clean at start-up; not taking any task');
       return EXIT_DIRTY;
     }
     return await run(config, runtimes, sandbox, logger);

@@ -33,6 +33,7 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
       out: { type: 'string' },
       'redis-url': { type: 'string' },
       stream: { type: 'string' },
+      'key-prefix': { type: 'string' },
     },
   });
 
@@ -59,6 +60,7 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
     redis: values['redis-url'] ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     ...(env.REDIS_CLUSTER_NODES ? { clusterNodes: env.REDIS_CLUSTER_NODES } : {}),
     stream: values.stream ?? env.EXECUTOR_STREAM ?? undefined,
+    keyPrefix: values['key-prefix'] ?? (env.EXECUTOR_KEY_PREFIX || undefined),
   });
   let submitted: string | undefined;
   let queuedHint: NodeJS.Timeout | undefined;

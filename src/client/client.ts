@@ -3,8 +3,7 @@
 // Redis client (see README).
 import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
-import { DEFAULT_STREAM, TASK_FIELD } from '../protocol/keys.js';
-import { controlKey } from '../queue/control.js';
+import { DEFAULT_KEY_PREFIX, DEFAULT_STREAM, KEY_PREFIX_PATTERN, TASK_FIELD, controlKey } from '../protocol/keys.js';
 import { taskSchema, type Task, type TaskInput } from '../task/schema.js';
 import { ERROR_CODES, ExecutorError, usageError } from '../errors.js';
 import { DEFAULT_TASK_BYTES, taskTooLarge } from '../task/size.js';
@@ -17,6 +16,8 @@ export interface ClientOptions {
   clusterNodes?: string;
   /** The task stream; default `executor:tasks`. */
   stream?: string;
+  /** The executors' EXECUTOR_KEY_PREFIX, under which results are written; default `executor:`. */
+  keyPrefix?: string;
   /** The executors' EXECUTOR_TASK_BYTES: a larger task is refused here instead of sent; default 20 MiB. */
   maxTaskBytes?: number;
 }
@@ -25,12 +26,15 @@ export class ExecutorClient {
   private readonly redis: Redis | Cluster;
   private readonly ownsConnection: boolean;
   private readonly stream: string;
+  private readonly keyPrefix: string;
   private readonly maxTaskBytes: number;
   private readonly clusterNodes: string | undefined;
   /** What the last failed connection attempt said (ECONNREFUSED...), for the one error we raise. */
   private lastConnectionError: string | undefined;
 
   constructor(options: ClientOptions = {}) {
+    this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    if (!KEY_PREFIX_PATTERN.test(this.keyPrefix)) throw usageError(`key prefix ${JSON.stringify(this.keyPrefix)} must have no braces or one hash tag such as "executor:{code-review}:"`);
     if (options.clusterNodes) {
       this.redis = new Cluster(
         options.clusterNodes.split(',').map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) })),
@@ -89,7 +93,7 @@ export class ExecutorClient {
   follow(id: string, options: FollowOptions = {}): Submission {
     const reader = this.redis.duplicate();
     reader.on('error', () => undefined);
-    return new Submission(id, reader, options);
+    return new Submission(id, reader, options, this.keyPrefix);
   }
 
   /**

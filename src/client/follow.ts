@@ -2,7 +2,7 @@
 // own (the read blocks). Events are handed to callbacks and to an async iterator as they arrive.
 import type { Cluster, Redis } from 'ioredis';
 import { ERROR_CODES, ExecutorError } from '../errors.js';
-import { resultsKey } from '../protocol/keys.js';
+import { DEFAULT_KEY_PREFIX, resultsKey } from '../protocol/keys.js';
 import type { ExitResult, FileEvent, ResultEvent, StartedEvent } from '../protocol/result.js';
 import { decodeEntry } from './events.js';
 
@@ -32,6 +32,8 @@ export class Submission implements AsyncIterable<ResultEvent> {
     readonly id: string,
     connection: Redis | Cluster,
     options: FollowOptions = {},
+    /** The executors' EXECUTOR_KEY_PREFIX. */
+    private readonly keyPrefix = DEFAULT_KEY_PREFIX,
   ) {
     this.result = this.follow(connection, options);
     // The caller may only iterate; a failure is still reported there, never unhandled.
@@ -69,7 +71,7 @@ export class Submission implements AsyncIterable<ResultEvent> {
   }
 
   private async follow(redis: Redis | Cluster, o: FollowOptions): Promise<ExitResult> {
-    const key = resultsKey(this.id);
+    const key = resultsKey(this.id, this.keyPrefix);
     const deadline = o.timeoutMs === undefined ? Infinity : Date.now() + o.timeoutMs;
     let lastId = '0-0';
     try {

@@ -3,6 +3,7 @@
 // the value; freeze the result.
 import fs from 'node:fs';
 import { configError } from '../errors.js';
+import { deadStreamKey } from '../protocol/keys.js';
 import { OPTIONS, flagName, type Config, type OptionName } from './options.js';
 
 export function loadConfig(
@@ -32,5 +33,7 @@ export function loadConfig(
     }
     out[key] = parsed.data;
   }
+  // Settings whose default follows from another one.
+  if (out.deadStream === '') out.deadStream = deadStreamKey(out.keyPrefix as string);
   return Object.freeze(out) as Config;
 }

@@ -3,7 +3,7 @@
 // mirrors it.
 import os from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_DEAD_STREAM, DEFAULT_GROUP, DEFAULT_STREAM } from '../protocol/keys.js';
+import { DEFAULT_GROUP, DEFAULT_KEY_PREFIX, DEFAULT_STREAM, KEY_PREFIX_PATTERN } from '../protocol/keys.js';
 import { DEFAULT_RUNTIMES_DIR } from '../runtimes/load.js';
 import { MIN_OPEN_FILES } from '../task/admission.js';
 import { MAX_PATH_BYTES } from '../task/schema.js';
@@ -28,6 +28,9 @@ export const OPTIONS = {
   group: { env: 'EXECUTOR_GROUP', schema: name, default: DEFAULT_GROUP },
   consumer: { env: 'EXECUTOR_CONSUMER', schema: name, default: `${os.hostname()}-${process.pid}` },
   maxRuns: { env: 'EXECUTOR_MAX_RUNS', schema: int(1, 1_000_000), default: '100' },
+  // 0: no age limit.
+  maxAgeS: { env: 'EXECUTOR_MAX_AGE_S', schema: int(0, 365 * 86_400), default: '0' },
+  recycleJitter: { env: 'EXECUTOR_RECYCLE_JITTER', schema: z.coerce.number().min(0).max(0.9), default: '0.1' },
   wallMs: { env: 'EXECUTOR_WALL_MS', schema: int(100, 86_400_000), default: '30000' },
   cpuMs: { env: 'EXECUTOR_CPU_MS', schema: int(100, 86_400_000), default: '10000' },
   outputBytes: { env: 'EXECUTOR_OUTPUT_BYTES', schema: int(1, 1024 ** 3), default: '1048576' },
@@ -71,7 +74,13 @@ export const OPTIONS = {
   artifactList: { env: 'EXECUTOR_ARTIFACT_LIST', schema: int(1, 100_000), default: '1000' },
   maxAttempts: { env: 'EXECUTOR_MAX_ATTEMPTS', schema: int(1, 100), default: '3' },
   reclaimMarginMs: { env: 'EXECUTOR_RECLAIM_MARGIN_MS', schema: int(0, 3_600_000), default: '15000' },
-  deadStream: { env: 'EXECUTOR_DEAD_STREAM', schema: name, default: DEFAULT_DEAD_STREAM },
+  keyPrefix: {
+    env: 'EXECUTOR_KEY_PREFIX',
+    schema: z.string().min(1).max(100).regex(KEY_PREFIX_PATTERN, 'must have no braces, or one hash tag such as executor:{code-review}:'),
+    default: DEFAULT_KEY_PREFIX,
+  },
+  // Empty: `<EXECUTOR_KEY_PREFIX>dead` (resolved by loadConfig).
+  deadStream: { env: 'EXECUTOR_DEAD_STREAM', schema: z.string().max(200), default: '' },
   httpPort: { env: 'EXECUTOR_HTTP_PORT', schema: int(0, 65535), default: '0' },
   drainTimeoutMs: { env: 'EXECUTOR_DRAIN_TIMEOUT_MS', schema: int(0, 86_400_000), default: '0' },
   deliveryTimeoutMs: { env: 'EXECUTOR_DELIVERY_TIMEOUT_MS', schema: int(100, 3_600_000), default: '30000' },

@@ -1,6 +1,7 @@
 // The executor: a loop that takes one task at a time from the stream, runs it, writes its result
-// and acknowledges it, until it has done EXECUTOR_MAX_RUNS runs (then it exits on purpose, so the
-// pod is replaced with a clean one) or is told to stop.
+// and acknowledges it, until it has done its runs or been warm its time (recycle-policy.ts: then
+// it leaves the group and exits on purpose, so its Job's pod is replaced with a new one) or is
+// told to stop.
 import type { RedisClient as Redis } from '../queue/connection.js';
 import type { Config } from '../config/options.js';
 import type { Logger } from '../log.js';
@@ -9,7 +10,8 @@ import { notRunResult, type EffectiveLimits, type ExitResult } from '../protocol
 import type { ExecutorMetrics } from './metrics.js';
 import { connectRedis } from '../queue/connection.js';
 import { TaskConsumer, type StreamTask } from '../queue/consumer.js';
-import { ControlListener, controlKey } from '../queue/control.js';
+import { controlKey } from '../protocol/keys.js';
+import { ControlListener } from '../queue/control.js';
 import { ResultsWriter } from '../queue/results-writer.js';
 import { configuredMaxima, effectiveLimits } from '../run/limits.js';
 import { executeRun, withTimeout, type RunReport } from '../run/run.js';
@@ -17,11 +19,21 @@ import type { RuntimeRegistry } from '../runtimes/load.js';
 import type { PreparedSandbox } from '../sandbox/prepare.js';
 import { admissionProblem } from '../task/admission.js';
 import { parseTask } from '../task/parse.js';
+import { SECURITY_EVENTS, securityEvent } from '../security-events.js';
+import { HARD_LINK_REFUSED, LINK_REFUSED } from '../workspace/artifacts.js';
 import { STANDBY_BOOTSTRAPS_DIR } from '../runtimes/load.js';
 import { installBootstraps, StandbyPool, standbyRuntimes } from '../standby/pool.js';
+import { recycleLimits, type RecycleLimits } from './recycle-policy.js';
+
+const STOP_MESSAGES: Record<StopReason, string> = {
+  recycled: 'recycling: run budget used up',
+  aged: 'recycling: warm for EXECUTOR_MAX_AGE_S',
+  stopped: 'executor stopped',
+  dirty: 'executor stopped: the sandbox is dirty',
+};
 
 /** Why the executor stopped: every reason but `dirty` is a clean exit. */
-export type StopReason = 'recycled' | 'stopped' | 'dirty';
+export type StopReason = 'recycled' | 'aged' | 'stopped' | 'dirty';
 
 export interface ExecutorDeps {
   config: Config;
@@ -31,6 +43,10 @@ export interface ExecutorDeps {
 }
 
 const READ_ERROR_BACKOFF_MS = 1000;
+// How often an executor looks for consumers of executors that are gone (and removes them).
+const PRUNE_EVERY_MS = 60_000;
+/** Statuses that mean a budget or a limit ended the run. */
+const BUDGET_KILLS = new Set(['timeout', 'cpu_limit', 'output_limit', 'memory_limit', 'file_size_limit']);
 const QUIT_MS = 2000;
 
 export class Executor {
@@ -45,6 +61,10 @@ export class Executor {
   private stopping = false;
   private runsDone = 0;
   private lastWasReclaimed = false;
+  private readonly recycle: RecycleLimits;
+  private aged = false;
+  private ageTimer: NodeJS.Timeout | undefined;
+  private lastPrune = 0;
   /** Emits 'stopping' when the executor stops taking work (drain, recycle, dirty). */
   readonly events = new EventEmitter();
   private loop: Promise<StopReason> | undefined;
@@ -65,6 +85,7 @@ export class Executor {
       logger,
     );
     this.maxima = configuredMaxima(config);
+    this.recycle = recycleLimits(config);
     const enabled = standbyRuntimes(config.standby, deps.runtimes);
     this.standbys =
       deps.sandbox.identity.mode === 'dedicated' && enabled.size > 0
@@ -85,12 +106,22 @@ export class Executor {
     await this.consumer.start();
     await this.control.start();
     const { config, runtimes, sandbox } = this.deps;
+    if (this.recycle.maxAgeMs !== undefined) {
+      this.ageTimer = setTimeout(() => {
+        // Idle, the blocked read ends now; busy, the run in hand finishes first.
+        this.aged = true;
+        void this.consumer.interrupt();
+      }, this.recycle.maxAgeMs);
+      this.ageTimer.unref();
+    }
+    this.metrics?.runsLeft.set(this.recycle.maxRuns);
     this.deps.logger.info(
       {
         stream: config.stream,
         group: config.group,
         consumer: config.consumer,
-        maxRuns: config.maxRuns,
+        maxRuns: this.recycle.maxRuns,
+        maxAgeS: this.recycle.maxAgeMs === undefined ? 0 : this.recycle.maxAgeMs / 1000,
         limits: this.maxima,
         sandbox: sandbox.capabilities.sandbox,
         sandboxUser: sandbox.identity.name,
@@ -128,7 +159,7 @@ export class Executor {
 
   /** Taking work: connected to Redis, not draining, not recycling. */
   get ready(): boolean {
-    return !this.stopping && this.runsDone < this.deps.config.maxRuns && this.redis.status === 'ready' && this.blocking.status === 'ready';
+    return !this.stopping && !this.aged && this.runsDone < this.recycle.maxRuns && this.redis.status === 'ready' && this.blocking.status === 'ready';
   }
 
   private async runLoop(): Promise<StopReason> {
@@ -136,8 +167,12 @@ export class Executor {
     let reason: StopReason = 'stopped';
     try {
       while (!this.stopping) {
-        if (this.runsDone >= this.deps.config.maxRuns) {
+        if (this.runsDone >= this.recycle.maxRuns) {
           reason = 'recycled';
+          break;
+        }
+        if (this.aged) {
+          reason = 'aged';
           break;
         }
         let entry: StreamTask | null;
@@ -163,6 +198,7 @@ export class Executor {
       }
     } finally {
       this.stopping = true;
+      clearTimeout(this.ageTimer);
       this.events.emit('stopping');
       log.debug('stopping: retiring standbys');
       await this.standbys?.close();
@@ -171,10 +207,45 @@ export class Executor {
       log.debug('stopping: disconnecting');
       // Bounded: with Redis away a QUIT would wait for a reconnect forever, and an executor that
       // must stop (dirty, say) has to stop whatever Redis does.
-      await Promise.allSettled([this.redis, this.blocking].map((c) => withTimeout(c.quit(), QUIT_MS, 'QUIT').catch(() => c.disconnect())));
+      await withTimeout(this.blocking.quit(), QUIT_MS, 'QUIT').catch(() => this.blocking.disconnect());
+      await this.leaveGroup();
+      await withTimeout(this.redis.quit(), QUIT_MS, 'QUIT').catch(() => this.redis.disconnect());
     }
-    log.info({ reason, runs: this.runsDone }, reason === 'recycled' ? 'recycling: run budget used up' : 'executor stopped');
+    log.info({ reason, runs: this.runsDone }, STOP_MESSAGES[reason]);
     return reason;
+  }
+
+  /**
+   * Every pod has a consumer name of its own, so a consumer left in the group would stay there
+   * forever: remove it, unless it holds entries (a task acknowledged late is reclaimed from it,
+   * and then removed by whoever prunes). After the blocking connection is closed, so that no read
+   * of ours can recreate it.
+   */
+  private async leaveGroup(): Promise<void> {
+    try {
+      const removed = await withTimeout(this.consumer.removeSelf(), QUIT_MS, 'XGROUP DELCONSUMER');
+      if (removed) this.metrics?.consumersRemoved.inc();
+      this.deps.logger.debug({ removed }, 'left the consumer group');
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'could not leave the consumer group; another executor removes it later');
+    }
+  }
+
+  /** Remove the consumers of executors that are gone, now and then. Never fails the loop. */
+  private async pruneConsumers(): Promise<void> {
+    const { config, logger } = this.deps;
+    if (Date.now() - this.lastPrune < PRUNE_EVERY_MS) return;
+    this.lastPrune = Date.now();
+    try {
+      // Idle longer than a run can take, so no live executor is ever in the middle of one.
+      const removed = await this.consumer.pruneDead(Math.max(config.wallMs + config.killGraceMs + config.reclaimMarginMs, config.blockMs * 3));
+      if (removed.length > 0) {
+        this.metrics?.consumersRemoved.inc(removed.length);
+        logger.info({ removed: removed.slice(0, 20), count: removed.length }, 'removed consumers of executors that are gone');
+      }
+    } catch (err) {
+      logger.warn({ err }, 'pruning the consumer group failed; trying again later');
+    }
   }
 
   /**
@@ -187,12 +258,16 @@ export class Executor {
       const stale = await this.consumer.claimStale(config.wallMs + config.killGraceMs + config.reclaimMarginMs);
       if (stale) {
         this.lastWasReclaimed = true;
+        // Its dead consumer may hold nothing any more: look for it on the next pass.
+        this.lastPrune = 0;
         this.deps.logger.warn({ entryId: stale.entryId, deliveries: stale.deliveries }, 'reclaimed a task from a consumer that stopped answering');
         this.metrics?.reclaimed.inc();
         return stale;
       }
     }
     this.lastWasReclaimed = false;
+    await this.pruneConsumers();
+    if (this.aged) return null;
     return this.consumer.read();
   }
 
@@ -206,7 +281,7 @@ export class Executor {
       this.metrics?.deadLettered.inc();
     }
     if (taskId !== undefined) {
-      const answered = await new ResultsWriter(this.redis, taskId, config.resultTtlS, [], { id: entry.entryId, attempt: entry.deliveries }).answer(result, config.consumer, false);
+      const answered = await new ResultsWriter(this.redis, { taskId, prefix: config.keyPrefix }, config.resultTtlS, [], { id: entry.entryId, attempt: entry.deliveries }).answer(result, config.consumer, false);
       if (answered === 'answered' || answered === 'running') return this.refuseDuplicate(entry, taskId, answered);
     }
     this.metrics?.runs.inc({ runtime: 'none', status: result.status });
@@ -234,7 +309,8 @@ export class Executor {
     const { config, runtimes, sandbox, logger } = this.deps;
     const parsed = parseTask(entry.raw, [...runtimes.keys()], config.taskBytes);
     if (!parsed.ok) {
-      logger.warn({ entryId: entry.entryId, taskId: parsed.id, error: parsed.error }, 'task rejected');
+      if (parsed.pathEscape) securityEvent(logger, SECURITY_EVENTS.pathEscape, { entryId: entry.entryId, taskId: parsed.id, source: 'task', error: parsed.error }, 'task rejected: a file path points outside its working directory');
+      else logger.warn({ entryId: entry.entryId, taskId: parsed.id, error: parsed.error }, 'task rejected');
       // Without an id nobody can be answered: keep the message where someone can look at it
       // (one refused for its size without its body: the copy would be as large).
       const deadReason = parsed.id === undefined ? `unusable task: ${parsed.error}` : undefined;
@@ -270,7 +346,7 @@ export class Executor {
       return false;
     }
 
-    const writer = new ResultsWriter(this.redis, task.id, config.resultTtlS, task.traceparent ? ['traceparent', task.traceparent] : [], { id: entry.entryId, attempt });
+    const writer = new ResultsWriter(this.redis, { taskId: task.id, prefix: config.keyPrefix }, config.resultTtlS, task.traceparent ? ['traceparent', task.traceparent] : [], { id: entry.entryId, attempt });
     // The claim that starts a run is confirmed before the snippet starts: an id runs at most once,
     // and an attempt runs only while it is the newest of its entry. (A Redis error here throws:
     // nothing ran, the entry stays pending and is reclaimed.)
@@ -290,7 +366,7 @@ export class Executor {
       return false;
     }
     this.runsDone += 1;
-    this.metrics?.runsLeft.set(config.maxRuns - this.runsDone);
+    this.metrics?.runsLeft.set(this.recycle.maxRuns - this.runsDone);
     this.metrics?.queueWait.observe(Math.max(0, Date.now() - Number(entry.entryId.split('-')[0])) / 1000);
 
     let report: RunReport;
@@ -302,7 +378,7 @@ export class Executor {
     try {
       const runEnvironment = sandbox.runEnvironment(log, task.runtime);
       const standby = await this.standbys?.take(task, limits, runEnvironment);
-      log.info({ runtime: task.runtime, limits, runsLeft: config.maxRuns - this.runsDone, standby: standby !== undefined }, 'run started');
+      log.info({ runtime: task.runtime, limits, runsLeft: this.recycle.maxRuns - this.runsDone, standby: standby !== undefined }, 'run started');
       this.metrics?.interpreterStarts.inc({ runtime: task.runtime, interpreter: standby ? 'standby' : 'fresh' });
       report = await executeRun({ task, profile, limits }, runEnvironment, {
         output: (kind, data) => writer.output(kind, data),
@@ -321,9 +397,9 @@ export class Executor {
     // The end of a run happens whatever fails next: the dirty check before any Redis write.
     if (report.result.sweep && !report.result.sweep.clean) {
       // Never run the next task in a dirty sandbox: report, stop, and let the pod be replaced.
-      log.error({ problems: report.result.sweep.problems }, 'sandbox is dirty after the run; stopping');
       dirty = true;
     }
+    if (dirty) securityEvent(log, SECURITY_EVENTS.dirty, { phase: 'run', problems: report.result.sweep?.problems }, 'sandbox is dirty after the run; stopping');
     const r = report.result;
     // Counted before it is answered: whoever sees the answer finds it in the metrics.
     this.metrics?.recordRun(task.runtime, r);
@@ -341,15 +417,15 @@ export class Executor {
     } catch (err) {
       log.error({ err }, 'the result could not be written; the task stays pending and will be reclaimed');
     }
-    if (r.status === 'timeout' || r.status === 'cpu_limit' || r.status === 'output_limit' || r.status === 'memory_limit' || r.status === 'file_size_limit') {
-      log.warn({ status: r.status, error: r.error }, 'limit hit');
-    }
+    if (BUDGET_KILLS.has(r.status)) securityEvent(log, SECURITY_EVENTS.budgetKill, { status: r.status, error: r.error, wallMs: r.wallMs, cpuMs: r.cpuMs }, 'limit hit');
+    const links = r.artifacts?.filter((a) => a.reason === LINK_REFUSED || a.reason === HARD_LINK_REFUSED) ?? [];
+    if (links.length > 0) securityEvent(log, SECURITY_EVENTS.pathEscape, { source: 'artifacts', paths: links.slice(0, 20).map((a) => a.path), count: links.length }, 'out/ held links; they were not followed');
     log.info(
       { status: r.status, exitCode: r.exitCode, signal: r.signal, wallMs: r.wallMs, cpuMs: r.cpuMs, truncated: r.truncated },
       'run finished',
     );
     // The run is over and swept: the next interpreter of this runtime may start now.
-    if (!dirty && this.runsDone < config.maxRuns) this.standbys?.warm(task.runtime);
+    if (!dirty && !this.aged && this.runsDone < this.recycle.maxRuns) this.standbys?.warm(task.runtime);
     return dirty;
   }
 }

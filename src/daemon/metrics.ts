@@ -1,6 +1,7 @@
 // Prometheus metrics of one executor (prom-client, a registry of its own).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ExitResult, SandboxKind } from '../protocol/result.js';
+import { SECURITY_EVENTS, securityEvents } from '../security-events.js';
 
 export class ExecutorMetrics {
   readonly registry = new Registry();
@@ -30,12 +31,21 @@ export class ExecutorMetrics {
   readonly duplicates = new Counter({ name: 'executor_duplicate_tasks_total', help: 'Stream entries refused because their task id had an answer or was running from another entry', registers: [this.registry] });
   readonly deadLettered = new Counter({ name: 'executor_dead_lettered_tasks_total', help: 'Tasks copied to the dead-letter stream', registers: [this.registry] });
   readonly runsLeft = new Gauge({ name: 'executor_runs_left', help: 'Runs left before this executor recycles', registers: [this.registry] });
+  readonly securityEvents = new Counter({
+    name: 'executor_security_events_total',
+    help: 'Sandbox violation events, by their log event name (see README, security events)',
+    labelNames: ['event'],
+    registers: [this.registry],
+  });
+  readonly consumersRemoved = new Counter({ name: 'executor_consumers_removed_total', help: 'Consumers removed from the group: this one on exit, and dead ones with nothing pending', registers: [this.registry] });
   readonly gvisor = new Gauge({ name: 'executor_gvisor', help: '1 when the executor runs under gVisor', registers: [this.registry] });
 
   constructor(runsLeft: number, sandbox: SandboxKind) {
     collectDefaultMetrics({ register: this.registry });
     this.runsLeft.set(runsLeft);
     this.gvisor.set(sandbox === 'gvisor' ? 1 : 0);
+    for (const event of Object.values(SECURITY_EVENTS)) this.securityEvents.inc({ event }, 0);
+    securityEvents.on('event', (event) => this.securityEvents.inc({ event }));
   }
 
   recordRun(runtime: string, r: ExitResult): void {

@@ -1,32 +1,59 @@
 // Redis key names of the wire format. They are part of the fixed contract: other programs
 // (controllers in any language) compute the same names, so they live in one place.
+//
+// Every key the daemon writes sits under EXECUTOR_KEY_PREFIX (default `executor:`), so that agent
+// types sharing one Redis (database 0 on a cluster) are kept apart by key patterns and ACLs. The
+// task stream and its control stream keep their own setting (EXECUTOR_STREAM).
 
 export const DEFAULT_STREAM = 'executor:tasks';
 export const DEFAULT_GROUP = 'executors';
+export const DEFAULT_KEY_PREFIX = 'executor:';
 
-/** The stream a task's events are written to: `executor:results:<id>`. */
-export function resultsKey(taskId: string): string {
-  return `executor:results:${taskId}`;
-}
+/**
+ * A prefix has no braces, or exactly one Redis Cluster hash tag (`{...}`, not empty). Anything
+ * else would hash a task's keys to different slots and break the atomic scripts on a cluster.
+ */
+export const KEY_PREFIX_PATTERN = /^[^{}\s]*(\{[^{}\s]+\}[^{}\s]*)?$/;
 
 /** The field of a task stream entry that holds the task JSON. */
 export const TASK_FIELD = 'task';
 
-/**
- * The marker that a task has its one final answer. Its hash tag is the results key itself, so
- * on Redis Cluster both live in one slot and the write of the answer stays atomic.
- */
-export function answeredKey(taskId: string): string {
-  return `{${resultsKey(taskId)}}:answered`;
+function hasHashTag(prefix: string): boolean {
+  return /\{[^{}]+\}/.test(prefix);
+}
+
+/** The stream a task's events are written to: `<prefix>results:<id>`. */
+export function resultsKey(taskId: string, prefix = DEFAULT_KEY_PREFIX): string {
+  return `${prefix}results:${taskId}`;
 }
 
 /**
- * Which stream entry holds a task id, and its newest attempt that started (the fence of later
- * writes). Same hash tag as answeredKey.
+ * A per-task key in the results key's slot. Without a hash tag in the prefix, the results key
+ * itself is the tag (`{executor:results:<id>}:answered`, so tasks spread over the cluster); with
+ * one, every key of the prefix is in that slot already (`<prefix>answered:<id>`).
  */
-export function claimKey(taskId: string): string {
-  return `{${resultsKey(taskId)}}:claim`;
+function taskKey(kind: string, taskId: string, prefix: string): string {
+  return hasHashTag(prefix) ? `${prefix}${kind}:${taskId}` : `{${resultsKey(taskId, prefix)}}:${kind}`;
 }
 
-/** Where tasks that will never run are copied, with the reason. */
-export const DEFAULT_DEAD_STREAM = 'executor:dead';
+/** The marker that a task has its one final answer; in the results key's slot, so the answer stays atomic. */
+export function answeredKey(taskId: string, prefix = DEFAULT_KEY_PREFIX): string {
+  return taskKey('answered', taskId, prefix);
+}
+
+/** Which stream entry holds a task id, and its newest attempt that started (the fence of later writes). */
+export function claimKey(taskId: string, prefix = DEFAULT_KEY_PREFIX): string {
+  return taskKey('claim', taskId, prefix);
+}
+
+/** Where tasks that will never run are copied, with the reason: `<prefix>dead` unless set. */
+export function deadStreamKey(prefix = DEFAULT_KEY_PREFIX): string {
+  return `${prefix}dead`;
+}
+
+export const DEFAULT_DEAD_STREAM = deadStreamKey();
+
+/** The control stream of a task stream: `<stream>:control` (cancel requests). */
+export function controlKey(taskStream: string): string {
+  return `${taskStream}:control`;
+}

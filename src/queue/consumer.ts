@@ -4,6 +4,7 @@
 // byte length, without a decoded string (and a parsed copy) of it beside the bytes.
 import { isCluster, type RedisClient as Redis } from './connection.js';
 import { TASK_FIELD } from '../protocol/keys.js';
+import { PRUNE_DEAD, REMOVE_IF_IDLE } from './group-scripts.js';
 
 export interface StreamTask {
   /** The stream entry id, used to acknowledge it. */
@@ -140,6 +141,24 @@ export class TaskConsumer {
   async deadLetter(deadStream: string, task: StreamTask, reason: string, withoutTask = false): Promise<void> {
     const fields = withoutTask ? [...withoutField(task.fields, TASK_FIELD), 'taskBytes', String(task.raw?.length ?? 0)] : task.fields;
     await this.control.xadd(deadStream, '*', 'reason', reason, 'stream', this.opts.stream, 'entry', task.entryId, 'deliveries', String(task.deliveries), ...fields);
+  }
+
+  /** Leave the group on a clean exit: remove this consumer, only if it holds nothing pending. */
+  async removeSelf(): Promise<boolean> {
+    return (await this.control.eval(REMOVE_IF_IDLE, 1, this.opts.stream, this.opts.group, this.opts.consumer)) === 1;
+  }
+
+  /**
+   * Remove the consumers of executors that are gone: nothing pending (a dead one's entries are
+   * reclaimed first), no read tried for `minIdleMs`. Returns their names.
+   */
+  async pruneDead(minIdleMs: number): Promise<string[]> {
+    try {
+      return (await this.control.eval(PRUNE_DEAD, 1, this.opts.stream, this.opts.group, String(minIdleMs), this.opts.consumer)) as string[];
+    } catch (err) {
+      if (String((err as Error).message).includes('NOGROUP')) return [];
+      throw err;
+    }
   }
 
   async ack(entryId: string): Promise<void> {

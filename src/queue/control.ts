@@ -6,10 +6,6 @@
 import type { RedisClient as Redis } from './connection.js';
 import type { Logger } from '../log.js';
 
-export function controlKey(taskStream: string): string {
-  return `${taskStream}:control`;
-}
-
 const STOP_WAIT_MS = 1000;
 const BLOCK_MS = 1000;
 

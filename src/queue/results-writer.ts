@@ -1,4 +1,4 @@
-// Writes one task's result events to `executor:results:<id>`. Output entries are pipelined on one
+// Writes one task's result events to `<prefix>results:<id>`. Output entries are pipelined on one
 // connection, so Redis stores them in the order they were produced, each tagged with its attempt.
 // The stream expires EXECUTOR_RESULT_TTL_S after the run ends; while the run is going it carries
 // a longer expiry so that a crashed executor's partial stream does not stay forever.
@@ -42,16 +42,17 @@ export class ResultsWriter {
 
   constructor(
     private readonly redis: Redis,
-    taskId: string,
+    /** The task, and the key prefix its keys are under (EXECUTOR_KEY_PREFIX). */
+    { taskId, prefix }: { taskId: string; prefix?: string },
     private readonly ttlS: number,
     /** Extra fields on every entry (a trace context). */
     private readonly extra: string[] = [],
     /** The stream entry being answered; without one, writes are not fenced. */
     private readonly entry?: EntryRef,
   ) {
-    this.key = resultsKey(taskId);
-    this.answered = answeredKey(taskId);
-    this.claim = claimKey(taskId);
+    this.key = resultsKey(taskId, prefix);
+    this.answered = answeredKey(taskId, prefix);
+    this.claim = claimKey(taskId, prefix);
   }
 
   private get claimValue(): string {

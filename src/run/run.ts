@@ -1,6 +1,7 @@
 // One run of one snippet, from scratch directory to sweep. Every way a run can end (its own exit,
 // the wall budget, the CPU budget, the output cap, a forced shutdown) races here; the first
 // reason wins and is the status reported. Cleanup — sweep, then delete — always runs.
+import { SECURITY_EVENTS, securityEvent } from '../security-events.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -185,7 +186,7 @@ export async function executeRun(spec: RunSpec, env: RunEnvironment, hooks: RunH
     const left = await finishRun(processes);
     const initEnd = init ? await init.end : undefined;
     meter.finish(initEnd?.cpuMs);
-    if (initEnd?.leftBehind || left.survivors.length > 0) log.warn({ survivors: left.survivors.length }, 'the run left processes behind; they were killed');
+    if (initEnd?.leftBehind || left.survivors.length > 0) securityEvent(log, SECURITY_EVENTS.leftoverProcesses, { survivors: left.survivors.length }, 'the run left processes behind; they were killed');
     const sweepReport = await sweepFiles(env, left, scratch.path, init?.pidNamespace ?? true);
     await Promise.race([pipesClosed, delay(PIPE_DRAIN_MS)]);
     pipes.forEach((p) => p?.destroy());

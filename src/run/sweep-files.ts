@@ -1,6 +1,7 @@
 // The file half of the post-run sweep, and the report that ends it. Every process of the run is
 // dead by now; what it left is deleted and then looked for again, by bytes.
 import type { SweepReport } from '../protocol/result.js';
+import { SECURITY_EVENTS, securityEvent } from '../security-events.js';
 import { findFilesOf, LEFTOVER_SAMPLE, removeFilesOf } from '../sandbox/leftover-files.js';
 import type { RunEnvironment } from './run.js';
 import type { ProcessScopeLeft } from './terminate.js';
@@ -28,7 +29,7 @@ export async function sweepFiles(env: RunEnvironment, left: ProcessScopeLeft, sc
     // The run's own scratch directory is removed whole afterwards; anything else is a leftover.
     const removed = await removeFilesOf(env.identity.uid, places, scratchPath);
     if (removed.count > 0) {
-      env.logger.warn({ removed: removed.sample.slice(0, 20), count: removed.count }, 'removed files the run left behind');
+      securityEvent(env.logger, SECURITY_EVENTS.leftoverFiles, { removed: removed.sample.slice(0, 20), count: removed.count }, 'removed files the run left behind');
       // Every process of the user is dead, so nothing can add files: look again only after a removal.
       const stuck = await findFilesOf(env.identity.uid, places, scratchPath);
       for (const p of stuck.sample) problems.push(`file ${p} of the sandbox user could not be removed`);

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../log.js';
+import { SECURITY_EVENTS, securityEvent } from '../security-events.js';
 import type { EffectiveLimits } from '../protocol/result.js';
 import { effectiveLimits } from '../run/limits.js';
 import { executeRun } from '../run/run.js';
@@ -43,6 +44,7 @@ export async function runSelftest(o: SelftestOptions): Promise<CheckOutcome[]> {
   try {
     for (const check of checks) {
       const outcome = await runCheck(check, ctx, listener, o);
+      if (!outcome.ok) securityEvent(o.logger, SECURITY_EVENTS.selftestFailed, { check: check.name, detail: outcome.detail }, 'a hostile selftest check failed');
       outcomes.push(outcome);
       o.onOutcome?.(outcome);
     }

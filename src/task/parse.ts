@@ -1,16 +1,17 @@
 // Turn a raw stream entry into a task or a rejection a caller can act on. Never throws: a
 // malformed message must not be able to crash the daemon.
 import { PEEK_BYTES, peekTaskId } from './peek-id.js';
-import { taskIdSchema, taskSchema, type Task } from './schema.js';
+import { PATH_ESCAPES, taskIdSchema, taskSchema, type Task } from './schema.js';
 import { DEFAULT_TASK_BYTES, taskTooLarge } from './size.js';
 
 export type ParsedTask =
   | { ok: true; task: Task }
   /**
    * `id` is set when the message carried a usable id, so the rejection can be answered;
-   * `tooLarge` (its size in bytes) when it was refused unread for being over the cap.
+   * `tooLarge` (its size in bytes) when it was refused unread for being over the cap;
+   * `pathEscape` when a file path pointed outside the working directory.
    */
-  | { ok: false; id: string | undefined; error: string; tooLarge?: number };
+  | { ok: false; id: string | undefined; error: string; tooLarge?: number; pathEscape?: true };
 
 /**
  * `raw` is the stored `task` field. Its size is checked before anything else: an entry over
@@ -33,7 +34,8 @@ export function parseTask(raw: string | Buffer | undefined, knownRuntimes: reado
   const parsed = taskSchema.safeParse(json);
   if (!parsed.success) {
     const why = parsed.error.issues.map((i) => describeIssue(i.path, i.message, json)).join('; ');
-    return { ok: false, id, error: `invalid task: ${why}` };
+    const escape = parsed.error.issues.some((i) => i.path[0] === 'files' && i.path[2] === 'path' && (PATH_ESCAPES as readonly string[]).includes(i.message));
+    return { ok: false, id, error: `invalid task: ${why}`, ...(escape ? { pathEscape: true as const } : {}) };
   }
   if (!knownRuntimes.includes(parsed.data.runtime)) {
     return {

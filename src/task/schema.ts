@@ -37,12 +37,15 @@ export const relativePathSchema = z
     if (why !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: why });
   });
 
+/** The reasons a path is refused for pointing outside the working directory (a security event). */
+export const PATH_ESCAPES = ['must be relative: it must stay inside the working directory', 'must stay inside the working directory (no ".." segments)'] as const;
+
 function pathProblem(p: string): string | undefined {
   if (p === '') return undefined; // said by min(1)
   if (p.includes('\0')) return 'must not contain NUL bytes';
-  if (p.startsWith('/')) return 'must be relative: it must stay inside the working directory';
+  if (p.startsWith('/')) return PATH_ESCAPES[0];
   const segments = p.split('/');
-  if (segments.includes('..')) return 'must stay inside the working directory (no ".." segments)';
+  if (segments.includes('..')) return PATH_ESCAPES[1];
   if (segments.some((seg) => seg === '' || seg === '.')) return 'must not contain empty or "." segments (one spelling per file)';
   if (segments.some((seg) => Buffer.byteLength(seg) > MAX_SEGMENT_BYTES)) return `must have segments of at most ${MAX_SEGMENT_BYTES} bytes (NAME_MAX)`;
   if (Buffer.byteLength(p) > MAX_PATH_BYTES) return `must be at most ${MAX_PATH_BYTES} bytes`;

@@ -15,6 +15,9 @@ import { Pacer } from '../fs-at/pacer.js';
 import type { ArtifactEntry } from '../protocol/result.js';
 
 export const OUT_DIR = 'out';
+/** Why a link in out/ is not returned: it could point at anything the daemon may read. */
+export const LINK_REFUSED = 'symbolic link (never followed)';
+export const HARD_LINK_REFUSED = 'hard link';
 
 export type ArtifactInfo = ArtifactEntry;
 
@@ -140,7 +143,7 @@ async function readEntries(outFd: number, kept: { rel: Buffer; parts: Found }[],
         continue;
       }
       if (st.isSymbolicLink()) {
-        infos.push({ path, bytes: 0, sha256: null, included: false, reason: 'symbolic link (never followed)' });
+        infos.push({ path, bytes: 0, sha256: null, included: false, reason: LINK_REFUSED });
         continue;
       }
       if (!st.isFile()) {
@@ -148,7 +151,7 @@ async function readEntries(outFd: number, kept: { rel: Buffer; parts: Found }[],
         continue;
       }
       if (st.uid !== caps.uid || st.nlink > 1) {
-        infos.push({ path, bytes: st.size, sha256: null, included: false, reason: st.nlink > 1 ? 'hard link' : 'not written by the run' });
+        infos.push({ path, bytes: st.size, sha256: null, included: false, reason: st.nlink > 1 ? HARD_LINK_REFUSED : 'not written by the run' });
         continue;
       }
       const fits = includedFiles < caps.maxFiles && includedBytes + st.size <= caps.maxBytes;

@@ -106,7 +106,7 @@ describe.skipIf(needsRoot.skip)(`delivery ${needsRoot.reason}`, () => {
     // A consumer took it, answered it, and died before XACK.
     await redis.xreadgroup('GROUP', 'executors', 'ghost', 'COUNT', 1, 'STREAMS', stream, '>');
     const result = { status: 'ok' as const, exitCode: 0, signal: null, wallMs: 1, cpuMs: 0, stdoutBytes: 0, stderrBytes: 0, truncated: false };
-    expect(await new ResultsWriter(redis, id, 60, [], { id: entryId!, attempt: 1 }).answer(result, 'ghost', true)).toBe('ok');
+    expect(await new ResultsWriter(redis, { taskId: id }, 60, [], { id: entryId!, attempt: 1 }).answer(result, 'ghost', true)).toBe('ok');
     const d = start(stream, 11, dead);
     await d.waitForLog('this entry was answered already (its executor stopped before acknowledging it); acknowledged without running', () => true, 20_000);
     // (The log line comes just before the XACK.)

@@ -202,7 +202,8 @@ describe.skipIf(needsRoot.skip)(`executor daemon ${needsRoot.reason}`, () => {
       const result = exitResult(await readUntilExit(redis, id));
       expect(result).toMatchObject({ status: 'ok', sweep: { clean: false, problems: [expect.stringMatching(/stuck of the sandbox user could not be removed/)] } });
       expect(await d.exited).toEqual({ code: 3, signal: null });
-      await d.waitForLog('sandbox is dirty after the run; stopping');
+      const dirty = await d.waitForLog('sandbox is dirty after the run; stopping');
+      expect([dirty.event, dirty.phase, dirty.severity]).toEqual(['sandbox.dirty', 'run', 'ERROR']);
       expect(await redis.exists(`executor:results:${next}`)).toBe(0);
     } finally {
       execFileSync('chattr', ['-i', stuck]);

@@ -35,7 +35,7 @@ describe.skipIf(needsRoot.skip)(`health and metrics ${needsRoot.reason}`, () => 
   it('serves /healthz and /metrics matching the runs done, and /readyz flips during drain', async () => {
     const port = await freePort();
     const stream = unique('tasks');
-    const d = daemon(stream, { EXECUTOR_HTTP_PORT: String(port), EXECUTOR_MAX_RUNS: '10' });
+    const d = daemon(stream, { EXECUTOR_HTTP_PORT: String(port), EXECUTOR_MAX_RUNS: '10', EXECUTOR_RECYCLE_JITTER: '0' });
     await d.waitForLog('health and metrics listening');
     expect(await get(port, '/healthz')).toEqual({ status: 200, body: 'ok\n' });
     await waitFor('ready', async () => ((await get(port, '/readyz')).status === 200 ? true : undefined));

@@ -91,7 +91,7 @@ describe.skipIf(needsRoot.skip)(`start-up ${needsRoot.reason}`, () => {
       const d = startDaemon(stream);
       expect(await d.exited).toEqual({ code: 3, signal: null });
       await d.waitForLog('could not prove the sandbox clean at start-up; not taking any task').catch(() => undefined);
-      expect(d.logs.some((l) => l.msg === 'could not prove the sandbox clean at start-up; not taking any task')).toBe(true);
+      expect(d.logs.find((l) => l.msg === 'could not prove the sandbox clean at start-up; not taking any task')).toMatchObject({ event: 'sandbox.dirty', phase: 'start-up' });
       expect(await redis.exists(`executor:results:${id}`)).toBe(0);
     } finally {
       execFileSync('chattr', ['-i', stuck]);

@@ -11,9 +11,9 @@ export function field(entry: RawEntry, name: string): string {
   return entry.fields[name]?.toString() ?? '';
 }
 
-/** All entries of executor:results:<id> up to and including `exit`; fails after timeoutMs. */
-export async function readUntilExit(redis: Redis, taskId: string, timeoutMs = 20_000): Promise<RawEntry[]> {
-  const key = `executor:results:${taskId}`;
+/** All entries of <prefix>results:<id> up to and including `exit`; fails after timeoutMs. */
+export async function readUntilExit(redis: Redis, taskId: string, timeoutMs = 20_000, keyPrefix = 'executor:'): Promise<RawEntry[]> {
+  const key = `${keyPrefix}results:${taskId}`;
   const deadline = Date.now() + timeoutMs;
   const entries: RawEntry[] = [];
   let last = '0-0';

@@ -157,7 +157,7 @@ describe.skipIf(runscAvailable.skip)(`seccomp profiles under gVisor (runsc --oci
         cwd: '/repo',
         timeoutMs: 240_000,
         seccomp,
-        env: { REDIS_URL: redis.url, EXECUTOR_STREAM: stream, EXECUTOR_MAX_RUNS: String(SNIPPETS.length), EXECUTOR_SANDBOX_USER: SANDBOX_UID, EXECUTOR_REQUIRE_GVISOR: '1' },
+        env: { REDIS_URL: redis.url, EXECUTOR_STREAM: stream, EXECUTOR_MAX_RUNS: String(SNIPPETS.length), EXECUTOR_RECYCLE_JITTER: '0', EXECUTOR_SANDBOX_USER: SANDBOX_UID, EXECUTOR_REQUIRE_GVISOR: '1' },
       });
       for (const [i, s] of SNIPPETS.entries()) {
         const run = await outcome(client, ids[i]!, 120_000);

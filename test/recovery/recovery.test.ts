@@ -94,7 +94,7 @@ describe.skipIf(needsRoot.skip)(`crash recovery ${needsRoot.reason}`, () => {
   it('answers a task once even when a second answer is attempted', async () => {
     const { ResultsWriter } = await import('../../src/queue/results-writer.js');
     const id = unique('once');
-    const w = new ResultsWriter(redis, id, 60);
+    const w = new ResultsWriter(redis, { taskId: id }, 60);
     const result = { status: 'ok' as const, exitCode: 0, signal: null, wallMs: 1, cpuMs: 1, stdoutBytes: 0, stderrBytes: 0, truncated: false };
     expect(await w.exit(result, 'a')).toBe(true);
     expect(await w.exit({ ...result, status: 'error', exitCode: 1 }, 'b')).toBe(false);
