@@ -38,7 +38,7 @@ const METADATA = [{ address: '169.254.169.254', port: 80 }, { address: '169.254.
 // CONSUMERS for removing consumers of Jobs that are gone), and those ioredis sends on connect.
 const EXECUTOR_COMMANDS = ['xreadgroup', 'xautoclaim', 'xpending', 'xack', 'xadd', 'xread', 'xgroup|create', 'xgroup|delconsumer', 'xinfo|consumers', 'eval', 'get', 'set', 'expire', 'client|id', 'client|unblock', 'client|setname', 'info', 'ping'];
 // What KEDA's redis-streams scaler needs, and nothing that writes.
-const KEDA_COMMANDS = new Set(['info', 'ping', 'hello', 'client|setname', 'client|setinfo', 'xinfo|groups', 'xpending', 'xlen']);
+const KEDA_COMMANDS = new Set(['info', 'ping', 'hello', 'client|setname', 'client|setinfo', 'cluster|slots', 'xinfo|groups', 'xpending', 'xlen']);
 
 interface Validatable {
   validate(): void;
@@ -282,8 +282,10 @@ describe('Kubernetes manifests', () => {
 
     it('scales on the lag plus the pending entries of exactly the stream and group the daemon reads', () => {
       const triggers: any[] = scaled.spec.triggers;
-      expect(triggers.map((t) => t.type)).toEqual(['redis-streams', 'redis-streams']);
+      expect(triggers).toHaveLength(2);
       for (const t of triggers) {
+        // redis-cluster-streams (with `addresses`) is the same trigger for a Redis Cluster.
+        expect(t.type).toMatch(/^redis(-cluster)?-streams$/);
         expect(t.metadata.stream).toBe(env.EXECUTOR_STREAM);
         expect(t.metadata.consumerGroup).toBe(env.EXECUTOR_GROUP);
         expect(t.metadata.databaseIndex).toBeUndefined();
