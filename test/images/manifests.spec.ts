@@ -38,7 +38,7 @@ const METADATA = [{ address: '169.254.169.254', port: 80 }, { address: '169.254.
 // CONSUMERS for removing consumers of Jobs that are gone), and those ioredis sends on connect.
 const EXECUTOR_COMMANDS = ['xreadgroup', 'xautoclaim', 'xpending', 'xack', 'xadd', 'xread', 'xgroup|create', 'xgroup|delconsumer', 'xinfo|consumers', 'eval', 'get', 'set', 'expire', 'client|id', 'client|unblock', 'client|setname', 'info', 'ping'];
 // What KEDA's redis-streams scaler needs, and nothing that writes.
-const KEDA_COMMANDS = new Set(['info', 'ping', 'hello', 'client|setname', 'client|setinfo', 'cluster|slots', 'xinfo|groups', 'xpending', 'xlen']);
+const KEDA_COMMANDS = new Set(['info', 'ping', 'hello', 'client|setname', 'cluster|slots', 'xinfo|groups', 'xpending', 'xlen']);
 
 interface Validatable {
   validate(): void;
