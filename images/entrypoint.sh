@@ -4,9 +4,11 @@
 # `docker run IMAGE agent-executor selftest` and `docker run IMAGE bash` both work.
 set -euo pipefail
 
-# A container restarted in place keeps its emptyDir volumes (the work dir, /tmp...): the daemon
-# itself proves the sandbox clean before its first task, for every one of its sandbox uids, and
-# refuses to start (status 3) when it cannot.
+# In the manifests every executor is a Job's pod (restartPolicy Never): when the daemon exits
+# (recycled: 0; dirty sandbox: 3) the pod ends and KEDA starts a new one with fresh volumes. Where
+# a container is restarted in place anyway (docker --restart, a Deployment) it keeps its volumes
+# (the work dir, /tmp...): so the daemon itself proves the sandbox clean before its first task, for
+# every one of its sandbox uids, and refuses to start (status 3) when it cannot.
 
 case "${1:-serve}" in
   serve)

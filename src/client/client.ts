@@ -8,6 +8,7 @@ import { taskSchema, type Task, type TaskInput } from '../task/schema.js';
 import { ERROR_CODES, ExecutorError, usageError } from '../errors.js';
 import { DEFAULT_TASK_BYTES, taskTooLarge } from '../task/size.js';
 import { Submission, type FollowOptions } from './follow.js';
+import { credentialsOf } from '../queue/url-credentials.js';
 
 export interface ClientOptions {
   /** A Redis URL or an ioredis client, standalone or Cluster (it is duplicated for blocking reads). */
@@ -38,7 +39,8 @@ export class ExecutorClient {
     if (options.clusterNodes) {
       this.redis = new Cluster(
         options.clusterNodes.split(',').map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) })),
-        { redisOptions: { maxRetriesPerRequest: 3 } },
+        // The URL, when given with the nodes, carries the ACL user, its password and TLS.
+        { redisOptions: { maxRetriesPerRequest: 3, ...(typeof options.redis === 'string' ? credentialsOf(options.redis) : {}) } },
       );
       this.ownsConnection = true;
     } else if (typeof options.redis === 'object') {

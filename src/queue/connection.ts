@@ -5,12 +5,13 @@
 // command it sends touches one key, or keys that share a hash slot (see protocol/keys.ts).
 import { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../log.js';
+import { credentialsOf } from './url-credentials.js';
 
 export type RedisClient = Redis | Cluster;
 
 export interface RedisTarget {
   redisUrl: string;
-  /** `host:port[,host:port...]`; when set, the URL is ignored and a cluster is used. */
+  /** `host:port[,host:port...]`; when set, a cluster is used, with the URL's user, password and TLS. */
   clusterNodes: string;
 }
 
@@ -26,7 +27,7 @@ export function connectRedis(target: RedisTarget, name: string, log: Logger): Re
           const [host, port] = node.split(':');
           return { host: host!, port: Number(port) };
         }),
-        { lazyConnect: true, clusterRetryStrategy: retryStrategy, redisOptions: { connectionName: name, maxRetriesPerRequest: null } },
+        { lazyConnect: true, clusterRetryStrategy: retryStrategy, redisOptions: { connectionName: name, maxRetriesPerRequest: null, ...credentialsOf(target.redisUrl) } },
       )
     : new Redis(target.redisUrl, options);
   redis.on('error', (err: Error) => log.warn({ err: err.message, connection: name }, 'redis connection error'));

@@ -7,6 +7,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ExecutorClient } from '../../src/client/client.js';
 import { answeredKey, claimKey, resultsKey } from '../../src/protocol/keys.js';
+import { credentialsOf } from '../../src/queue/url-credentials.js';
 import { BIN, DaemonProcess } from '../helpers/daemon.js';
 import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
 import { redisCluster } from '../helpers/redis-extra.js';
@@ -52,6 +53,12 @@ describe('key names under a prefix', () => {
     expect(answeredKey('t1', 'web:')).toBe('{web:results:t1}:answered');
   });
 
+  it('takes a cluster node\'s user, password and TLS from the URL', () => {
+    expect(credentialsOf('rediss://exec:p%40ss@redis.example:6380/0')).toEqual({ username: 'exec', password: 'p@ss', tls: {} });
+    expect(credentialsOf('redis://:only-password@h:1')).toEqual({ password: 'only-password' });
+    expect(credentialsOf('redis://127.0.0.1:6379')).toEqual({});
+  });
+
   it('a client refuses a prefix that would split a task over slots', () => {
     expect(() => new ExecutorClient({ redis: redisUrl(), keyPrefix: 'a}b{' })).toThrow(/hash tag/);
   });
@@ -89,14 +96,21 @@ describe.skipIf(needsRoot.skip)(`EXECUTOR_KEY_PREFIX ${needsRoot.reason}`, () =>
     expect(viaEnv.stdout).toBe('via-env\n');
   });
 
-  it('answers on a Redis Cluster with a hash-tagged prefix (one slot per task, no CROSSSLOT)', async () => {
+  it('answers on a Redis Cluster with a hash-tagged prefix (one slot per task, no CROSSSLOT), as an ACL user named in the URL', async () => {
     const cluster = await redisCluster();
     const nodes = cluster.nodes.split(',').map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) }));
-    const c = new Cluster(nodes);
+    // Only the ACL user may do anything: the daemon must take its user and password from the URL.
+    for (const node of nodes) {
+      const admin = new Redis(node.port, '127.0.0.1');
+      await admin.call('ACL', 'SETUSER', 'exec', 'on', '>s3cret:pw', '~*', '&*', '+@all');
+      await admin.call('ACL', 'SETUSER', 'default', 'on', 'nopass', '-@all', '+auth', '+hello');
+      await admin.quit();
+    }
+    const c = new Cluster(nodes, { redisOptions: { username: 'exec', password: 's3cret:pw' } });
     try {
       const prefix = `executor:{${unique('kp')}}:`;
       const stream = `${prefix}tasks`;
-      const d = startDaemon({ REDIS_CLUSTER_NODES: cluster.nodes }, stream, prefix);
+      const d = startDaemon({ REDIS_CLUSTER_NODES: cluster.nodes, REDIS_URL: 'redis://exec:s3cret%3Apw@127.0.0.1:1' }, stream, prefix);
       await d.waitForLog('executor started');
       const id = unique('clustered');
       await c.xadd(stream, '*', 'task', JSON.stringify({ id, runtime: 'bash', code: 'echo on-cluster' }));
