@@ -3,7 +3,8 @@
 export { ExecutorClient, type ClientOptions } from './client/client.js';
 export { Submission, type FollowOptions } from './client/follow.js';
 export { artifactSaver, unsafeArtifactPath } from './client/save-artifacts.js';
-export { resultsKey, DEFAULT_STREAM, DEFAULT_GROUP, TASK_FIELD } from './protocol/keys.js';
+export { resultsKey, controlKey, deadStreamKey, DEFAULT_STREAM, DEFAULT_GROUP, DEFAULT_KEY_PREFIX, TASK_FIELD } from './protocol/keys.js';
+export { SECURITY_EVENTS, type SecurityEvent } from './security-events.js';
 export type { ExitResult, ResultEvent, StartedEvent, OutputEvent, FileEvent, ExitEvent, RunStatus, EffectiveLimits, ArtifactEntry, SweepReport, SandboxKind } from './protocol/result.js';
 export { RUN_STATUSES } from './protocol/result.js';
 export type { Task, TaskInput } from './task/schema.js';
