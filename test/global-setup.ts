@@ -1,7 +1,7 @@
 // Start one private redis-server for the whole test run, unless REDIS_URL points at one.
 import 'vitest';
 import type { TestProject } from 'vitest/node';
-import { startPrivateRedis, type PrivateRedis } from '../src/dev/redis-server.js';
+import { startPrivateRedis, type PrivateRedis } from '../dev/redis-server.js';
 
 let server: PrivateRedis | undefined;
 

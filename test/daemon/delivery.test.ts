@@ -118,7 +118,7 @@ describe.skipIf(needsRoot.skip)(`delivery ${needsRoot.reason}`, () => {
 
 describe.skipIf(needsRoot.skip)(`the end of a run whatever Redis does ${needsRoot.reason}`, () => {
   it('stops dirty (exit 3) after a run whose sweep failed even when Redis is gone and the result cannot be written', async () => {
-    const { startPrivateRedis } = await import('../../src/dev/redis-server.js');
+    const { startPrivateRedis } = await import('../../dev/redis-server.js');
     const server = await startPrivateRedis();
     const own = new Redis(server.url, { maxRetriesPerRequest: 1 });
     own.on('error', () => undefined);

@@ -1,6 +1,6 @@
 // Health, readiness and metrics over HTTP, from a real daemon.
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/dev/redis-server.js';
+import { freePort } from '../../dev/redis-server.js';
 import { DaemonProcess } from '../helpers/daemon.js';
 import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
 import { waitForExit } from '../helpers/fleet.js';

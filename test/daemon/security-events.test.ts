@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/dev/redis-server.js';
+import { freePort } from '../../dev/redis-server.js';
 import { SECURITY_EVENTS } from '../../src/security-events.js';
 import { DaemonProcess, type LogLine } from '../helpers/daemon.js';
 import { connect, needsRoot, redisUrl, sandboxUid, unique } from '../helpers/env.js';

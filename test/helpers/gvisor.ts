@@ -1,9 +1,9 @@
-// The gVisor tests' entry: whether runsc can run here, and runs under it (src/dev/gvisor.ts).
+// The gVisor tests' entry: whether runsc can run here, and runs under it (dev/gvisor.ts).
 import { execFileSync } from 'node:child_process';
-import { runInRunsc, type GvisorRun } from '../../src/dev/gvisor.js';
+import { runInRunsc, type GvisorRun } from '../../dev/gvisor.js';
 import { isRoot } from './env.js';
 
-export { EXECUTOR_CAPABILITIES, runInRunsc, type GvisorOptions, type GvisorRun } from '../../src/dev/gvisor.js';
+export { EXECUTOR_CAPABILITIES, runInRunsc, type GvisorOptions, type GvisorRun } from '../../dev/gvisor.js';
 
 export const gvisorAvailable = (() => {
   if (!isRoot) return { skip: true, reason: 'needs root' };

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, startPrivateRedis, type PrivateRedis } from '../../src/dev/redis-server.js';
+import { freePort, startPrivateRedis, type PrivateRedis } from '../../dev/redis-server.js';
 
 /** A redis-server with an fsync-always AOF, so a restart keeps every stream and group. */
 export async function persistentRedis(): Promise<{ url: string; restart(): Promise<void>; stop(): Promise<void> }> {

@@ -6,11 +6,11 @@
 // selftest inside an extended image, a drain on `docker stop`, and the images without gVisor
 // (runc) under their seccomp profiles.
 import fs from 'node:fs';
-import { freePort } from '../../src/dev/redis-server.js';
+import { freePort } from '../../dev/redis-server.js';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPrivateRedis, type PrivateRedis } from '../../src/dev/redis-server.js';
+import { startPrivateRedis, type PrivateRedis } from '../../dev/redis-server.js';
 import { HOSTILE_CHECKS } from '../../src/selftest/checks.js';
 import { SNIPPETS } from './fixtures/snippets.js';
 import { dockerAvailable, startDocker, tail, type PrivateDocker } from './helpers/docker.js';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPrivateRedis, type PrivateRedis } from '../../src/dev/redis-server.js';
+import { startPrivateRedis, type PrivateRedis } from '../../dev/redis-server.js';
 import { HOSTILE_CHECKS } from '../../src/selftest/checks.js';
 import { SNIPPETS } from './fixtures/snippets.js';
 import { outcome, submit } from './helpers/results.js';

@@ -5,7 +5,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { collectOutput, tail } from '../../../src/dev/child-output.js';
+import { collectOutput, tail } from '../../../dev/child-output.js';
 
 export { tail };
 

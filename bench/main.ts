@@ -15,14 +15,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { ExecutorClient } from '../client/client.js';
+import { ExecutorClient, type TaskInput } from 'agent-executor';
 import { runInRunsc, startInRunsc } from '../dev/gvisor.js';
 import { freePort, startPrivateRedis } from '../dev/redis-server.js';
-import type { TaskInput } from '../task/schema.js';
 import { quantiles, round, sleep, summarize, viaExecutor, type Latency } from './measure.js';
 import { rawBaseline, TRIVIAL } from './raw.js';
 
-const BIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const RAW_BIN = fileURLToPath(new URL('./raw.js', import.meta.url));
 const N = Number(process.env.BENCH_TASKS ?? 200);
 const THINK_MS = Number(process.env.BENCH_THINK_MS ?? 250);

@@ -7,12 +7,10 @@ import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { ExecutorClient } from '../client/client.js';
-import { artifactSaver } from '../client/save-artifacts.js';
-import type { TaskInput } from '../task/schema.js';
+import { artifactSaver, ExecutorClient, type TaskInput } from 'agent-executor';
 import { startPrivateRedis, type PrivateRedis } from './redis-server.js';
 
-const BIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 // A data-analysis agent's typical call: a CSV in, a cleaned table and a chart out. The chart is

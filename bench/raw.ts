@@ -1,4 +1,4 @@
-// The raw baseline on its own: `node dist/bench/raw.js <n> <dir>` spawns python3 and node n times
+// The raw baseline on its own: `node build/bench/raw.js <n> <dir>` spawns python3 and node n times
 // each (clean environment, no Redis, no sandbox) and prints their latencies as JSON. The benchmark
 // calls it directly, and inside gVisor for that case.
 import os from 'node:os';

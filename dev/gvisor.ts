@@ -11,8 +11,18 @@ import { collectOutput, type ChildOutput } from './child-output.js';
 
 // The capabilities the images document as needed (images/README.md), no more.
 export const EXECUTOR_CAPABILITIES = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_KILL', 'CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SYS_ADMIN', 'CAP_NET_ADMIN', 'CAP_SYS_PTRACE'];
-/** The repository (or installed package) root; mounted read-only at /repo inside the sandbox. */
-export const REPO = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+/**
+ * The repository root (the folder holding package.json, found upwards: this file runs from dev/
+ * under vitest and from build/dev/ compiled); mounted read-only at /repo inside the sandbox.
+ */
+export const REPO = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    if (path.dirname(dir) === dir) throw new Error('no package.json above dev/gvisor');
+    dir = path.dirname(dir);
+  }
+  return dir;
+})();
 
 /**
  * Where a path of this machine is seen inside the sandbox: files of the repository under /repo

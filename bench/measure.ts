@@ -3,8 +3,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { ExecutorClient } from '../client/client.js';
-import type { TaskInput } from '../task/schema.js';
+import type { ExecutorClient, TaskInput } from 'agent-executor';
 
 export interface Latency {
   firstByteMs: number;

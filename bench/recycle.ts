@@ -21,7 +21,7 @@ import { Redis } from 'ioredis';
 import { startPrivateRedis } from '../dev/redis-server.js';
 import { quantiles, round } from './measure.js';
 
-const BIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const TASKS = Number(process.env.RECYCLE_TASKS ?? 300);
 const POOL = Number(process.env.RECYCLE_POOL ?? 2);
 const MAX_RUNS = Number(process.env.RECYCLE_MAX_RUNS ?? 10);

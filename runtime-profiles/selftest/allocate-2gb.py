@@ -1,0 +1,2 @@
+x = b"x" * (2 * 1024 ** 3)
+print("allocated", len(x))

@@ -1,0 +1,3 @@
+(trap "" HUP TERM; while :; do date >> "$HOME/../late-$$" 2>/dev/null; date >> /var/tmp/late-$$; date >> /tmp/late-$$; sleep 0.01; done) &
+disown
+echo left running

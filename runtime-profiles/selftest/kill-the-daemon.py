@@ -1,0 +1,7 @@
+import os, signal
+for sig in (signal.SIGKILL, signal.SIGSTOP):
+    try:
+        os.kill(os.getppid(), sig)
+        print("SIGNALLED")
+    except PermissionError:
+        print("denied")

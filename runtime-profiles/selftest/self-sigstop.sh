@@ -1,0 +1,3 @@
+(kill -STOP $BASHPID; sleep 3600) &
+kill -STOP $$
+echo never
