@@ -14,7 +14,7 @@ import { controlKey } from '../protocol/keys.js';
 import { ControlListener } from '../queue/control.js';
 import { ResultsWriter } from '../queue/results-writer.js';
 import { configuredMaxima, effectiveLimits } from '../run/limits.js';
-import { executeRun, withTimeout, type RunReport } from '../run/run.js';
+import { executeRun, type RunReport } from '../run/run.js';
 import type { RuntimeRegistry } from '../runtimes/load.js';
 import type { PreparedSandbox } from '../sandbox/prepare.js';
 import { admissionProblem } from '../task/admission.js';
@@ -23,6 +23,7 @@ import { SECURITY_EVENTS, securityEvent } from '../security-events.js';
 import { HARD_LINK_REFUSED, LINK_REFUSED } from '../workspace/artifacts.js';
 import { STANDBY_BOOTSTRAPS_DIR } from '../runtimes/load.js';
 import { installBootstraps, StandbyPool, standbyRuntimes } from '../standby/pool.js';
+import { withTimeout } from '../util/timeout.js';
 import { recycleLimits, type RecycleLimits } from './recycle-policy.js';
 
 const STOP_MESSAGES: Record<StopReason, string> = {
@@ -92,7 +93,7 @@ export class Executor {
         ? new StandbyPool({
             runtimes: deps.runtimes,
             enabled,
-            environment: (runtime) => deps.sandbox.runEnvironment(logger.child({ runtime, standby: true }), runtime),
+            context: (runtime) => deps.sandbox.runContext(logger.child({ runtime, standby: true }), runtime),
             limits: effectiveLimits(this.maxima, undefined),
             bootstrapsDir: installBootstraps(STANDBY_BOOTSTRAPS_DIR, deps.sandbox.workDir),
             bootMs: config.standbyBootMs,
@@ -376,14 +377,14 @@ export class Executor {
       if (id === task.id) cancel.abort();
     });
     try {
-      const runEnvironment = sandbox.runEnvironment(log, task.runtime);
-      const standby = await this.standbys?.take(task, limits, runEnvironment);
+      const runContext = sandbox.runContext(log, task.runtime);
+      const standby = await this.standbys?.take(task, limits, runContext);
       log.info({ runtime: task.runtime, limits, runsLeft: this.recycle.maxRuns - this.runsDone, standby: standby !== undefined }, 'run started');
       this.metrics?.interpreterStarts.inc({ runtime: task.runtime, interpreter: standby ? 'standby' : 'fresh' });
-      report = await executeRun({ task, profile, limits }, runEnvironment, {
+      report = await executeRun({ task, profile, limits }, runContext, {
         output: (kind, data) => writer.output(kind, data),
         artifact: (relPath, data, part, parts) => writer.file(relPath, data, part, parts),
-        signal: this.forced.signal,
+        abort: this.forced.signal,
         cancel: cancel.signal,
       }, standby);
     } catch (err) {

@@ -4,7 +4,7 @@
 // namespace by the init instead (shm=). Each file is counted once, however many processes hold it.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { ProcInfo } from './proc-table.js';
+import type { ProcInfo } from '../sandbox/proc-table.js';
 
 const TMPFS_MAGIC = 0x01021994;
 // A snippet can make its maps huge (tens of thousands of mappings): read at most this much of it.

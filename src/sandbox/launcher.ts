@@ -20,9 +20,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EffectiveLimits } from '../protocol/result.js';
+import type { RuntimeProfile } from '../runtimes/schema.js';
 import type { SandboxCapabilities } from './capabilities.js';
 import type { SandboxIdentity } from './identity.js';
 import { RUN_INIT_SCRIPT } from './run-init.js';
+import type { RunContext } from './types.js';
 
 export interface IsolationPlan {
   identity: SandboxIdentity;
@@ -41,6 +43,19 @@ export interface IsolationPlan {
   limits: EffectiveLimits;
   /** Keep descriptor 3 open (a standby's handoff channel); every other inherited one is closed. */
   keepHandoffFd?: boolean;
+}
+
+/** How the launcher isolates a run of `profile` in the context `ctx`. */
+export function isolationPlan(ctx: RunContext, profile: RuntimeProfile, limits: EffectiveLimits): IsolationPlan {
+  return {
+    identity: ctx.identity,
+    capabilities: ctx.capabilities,
+    network: ctx.network || profile.network,
+    mountTable: ctx.mountTable,
+    privateDirs: ctx.privateDirs,
+    addressSpaceBytes: ctx.addressSpaceBytes,
+    limits,
+  };
 }
 
 /** Whether the run's init is PID 1 of a PID namespace of the run's own (see run-init.pl). */

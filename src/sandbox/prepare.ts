@@ -3,13 +3,12 @@
 // guarantee cannot be given, rather than run snippets with less isolation than configured.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../config/options.js';
 import { ERROR_CODES, ExecutorError, configError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RunEnvironment } from '../run/run.js';
 import { probeCapabilities, type SandboxCapabilities } from './capabilities.js';
 import { identitiesByRuntime, resolveSandboxIdentity, type SandboxIdentity } from './identity.js';
 import { writeMountTable } from './launcher.js';
+import type { RunContext } from './types.js';
 import { discoverWritablePlaces } from './writable-places.js';
 
 export interface PreparedSandbox {
@@ -18,33 +17,26 @@ export interface PreparedSandbox {
   /** Who each runtime's snippets run as (see identitiesByRuntime). */
   identities: ReadonlyMap<string, SandboxIdentity>;
   capabilities: SandboxCapabilities;
-  privateDirs: string[];
   sweepPlaces: string[];
   /** Where scratch directories are made (root's own). */
   workDir: string;
-  /** The environment every run of `runtime` gets, logging through `logger`. */
-  runEnvironment(logger: Logger, runtime?: string): RunEnvironment;
+  /** The context every run of `runtime` gets, logging through `logger`. */
+  runContext(logger: Logger, runtime?: string): RunContext;
 }
 
-type SandboxConfig = Pick<
-  Config,
-  | 'sandboxUser'
-  | 'allowSharedUser'
-  | 'requireGvisor'
-  | 'network'
-  | 'privateDirs'
-  | 'sweepDirs'
-  | 'workDir'
-  | 'tmpBytes'
-  | 'addressSpaceBytes'
-  | 'sandboxPath'
-  | 'killGraceMs'
-  | 'cpuSampleMs'
-  | 'artifactFiles'
-  | 'artifactBytes'
-  | 'artifactList'
-  | 'deliveryTimeoutMs'
->;
+/** The settings the sandbox is prepared from (each is the config option of the same name). */
+export interface SandboxConfig
+  extends Pick<RunContext, 'workDir' | 'addressSpaceBytes' | 'sandboxPath' | 'killGraceMs' | 'cpuSampleMs' | 'artifactFiles' | 'artifactBytes' | 'artifactList' | 'deliveryTimeoutMs'> {
+  sandboxUser: string;
+  allowSharedUser: boolean;
+  requireGvisor: boolean;
+  network: 'none' | 'allow';
+  /** Colon-separated folders. */
+  privateDirs: string;
+  /** Colon-separated folders, or `auto`. */
+  sweepDirs: string;
+  tmpBytes: number;
+}
 
 export async function prepareSandbox(config: SandboxConfig, logger: Logger, runtimeNames: readonly string[] = []): Promise<PreparedSandbox> {
   const identity = resolveSandboxIdentity(config);
@@ -119,10 +111,9 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
     identity,
     identities,
     capabilities,
-    privateDirs,
     sweepPlaces,
     workDir,
-    runEnvironment: (log, runtime) => ({
+    runContext: (log, runtime) => ({
       identity: (runtime === undefined ? undefined : identities.get(runtime)) ?? identity,
       capabilities,
       network: config.network === 'allow',

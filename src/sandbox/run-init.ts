@@ -7,15 +7,9 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import { LAUNCHER_DIR } from '../runtimes/load.js';
+import type { ProcessExit } from './types.js';
 
 export const RUN_INIT_SCRIPT = fs.readFileSync(path.join(LAUNCHER_DIR, 'run-init.pl'), 'utf8');
-
-export interface ProcessExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  /** For a death by SIGXFSZ: whether a file of the run had reached the file size limit. */
-  fileSizeReached?: boolean;
-}
 
 export interface InitEnd {
   /** CPU of every process of the run (the init reaped them all), ms. */
@@ -33,6 +27,11 @@ export class RunInit {
   readonly main: Promise<ProcessExit | undefined>;
   /** The end of the whole run; undefined when the init died before it could say. */
   readonly end: Promise<InitEnd | undefined>;
+  /**
+   * The snippet's first process's exit. Should the init die before it could say (killed from
+   * outside), the snippet died with it: SIGKILL.
+   */
+  readonly exit: Promise<ProcessExit>;
   private knownPid: number | undefined;
 
   constructor(
@@ -47,6 +46,7 @@ export class RunInit {
     this.pid = new Promise((resolve) => (onPid = resolve));
     this.main = new Promise((resolve) => (onMain = resolve));
     this.end = new Promise((resolve) => (onEnd = resolve));
+    this.exit = this.main.then((main) => main ?? { code: null, signal: 'SIGKILL' });
     lines.on('line', (line) => {
       const [word, a, b] = line.split(' ');
       if (word === 'pid') {

@@ -5,10 +5,9 @@
 // in every sweep place (the work dir's scratch folders included), and verifies. Only after it
 // holds the uids (uid-lock.ts): another daemon's runs are never its to kill.
 import type { Logger } from '../log.js';
-import { createProcessScope } from '../run/process-scope.js';
-import { sweep } from '../run/terminate.js';
-import { findFilesOf, removeFilesOf } from './leftover-files.js';
 import type { SandboxIdentity } from './identity.js';
+import { findFilesOf, removeFilesOf } from './leftover-files.js';
+import { createProcessScope, killScope } from './process-scope.js';
 
 export interface StartClean {
   clean: boolean;
@@ -20,12 +19,12 @@ export async function cleanAtStart(identities: readonly SandboxIdentity[], place
   for (const identity of identities) {
     const scope = createProcessScope(identity, 0);
     const killed = (await scope.members()).length;
-    const left = await sweep(scope);
+    const survivors = await killScope(scope);
     const removed = await removeFilesOf(identity.uid, places);
     if (killed > 0 || removed.count > 0) {
       logger.warn({ uid: identity.uid, processes: killed, files: removed.count, sample: removed.sample.slice(0, 10) }, 'found what an earlier run left (a crash?); removed it before the first task');
     }
-    for (const p of left.survivors) problems.push(`process ${p.pid} of sandbox uid ${identity.uid} survived the kill`);
+    for (const p of survivors) problems.push(`process ${p.pid} of sandbox uid ${identity.uid} survived the kill`);
     const stuck = await findFilesOf(identity.uid, places);
     for (const f of stuck.sample) problems.push(`file ${f} of sandbox uid ${identity.uid} could not be removed`);
   }

@@ -8,9 +8,10 @@ import { SECURITY_EVENTS, securityEvent } from '../security-events.js';
 import type { EffectiveLimits } from '../protocol/result.js';
 import { effectiveLimits } from '../run/limits.js';
 import { executeRun } from '../run/run.js';
-import { readProcTable } from '../run/proc-table.js';
+import { readProcTable } from '../sandbox/proc-table.js';
 import type { RuntimeRegistry } from '../runtimes/load.js';
 import type { PreparedSandbox } from '../sandbox/prepare.js';
+import type { RunContext } from '../sandbox/types.js';
 import { HOSTILE_CHECKS, type CheckContext, type HostileCheck } from './checks.js';
 import { probeCode, problemsIn, type ProbeFindings } from './probe.js';
 
@@ -36,8 +37,7 @@ const SELFTEST_LIMITS: Partial<EffectiveLimits> = { wallMs: 10_000, cpuMs: 5_000
 export async function runSelftest(o: SelftestOptions): Promise<CheckOutcome[]> {
   const checks = o.only?.length ? HOSTILE_CHECKS.filter((c) => o.only!.includes(c.name)) : HOSTILE_CHECKS;
   const listener = await listen();
-  const env = o.sandbox.runEnvironment(o.logger);
-  const secretPath = path.join(env.workDir, `.selftest-secret-${process.pid}`);
+  const secretPath = path.join(o.sandbox.workDir, `.selftest-secret-${process.pid}`);
   fs.writeFileSync(secretPath, 'token: do-not-read\n', { mode: 0o600 });
   const ctx: CheckContext = { listenerPort: listener.port, secretPath, networkAllowed: o.networkAllowed };
   const outcomes: CheckOutcome[] = [];
@@ -61,7 +61,7 @@ export async function runCheck(
   listener: { connections: number },
   o: Pick<SelftestOptions, 'sandbox' | 'runtimes' | 'maxima' | 'logger'>,
 ): Promise<CheckOutcome> {
-  const env = o.sandbox.runEnvironment(o.logger.child({ check: check.name }));
+  const runCtx = o.sandbox.runContext(o.logger.child({ check: check.name }));
   const limits = effectiveLimits(o.maxima, { ...SELFTEST_LIMITS, ...check.limits });
   const before = listener.connections;
   const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
@@ -72,14 +72,14 @@ export async function runCheck(
   try {
     report = await executeRun(
       { task: { id: `selftest-${check.name}`, runtime: check.runtime, code: check.code(ctx) }, profile, limits },
-      env,
+      runCtx,
       { output: async (kind, data) => void out[kind].push(data) },
     );
   } catch (err) {
     // What the daemon would take for a dirty sandbox and stop on: a failure, never a crash here.
     return { name: check.name, ok: false, detail: `the run failed inside the executor: ${(err as Error).message.slice(0, 300)}` };
   }
-  const { result, settled } = report;
+  const { result } = report;
   const seen = {
     result,
     stdout: Buffer.concat(out.stdout),
@@ -87,11 +87,9 @@ export async function runCheck(
     listenerReached: listener.connections > before,
   };
   const summary = `${result.status} in ${result.wallMs} ms wall, ${result.cpuMs} ms CPU`;
-  const unsettled = await settled;
-  if (unsettled !== undefined) return { name: check.name, ok: false, detail: `${unsettled} [${summary}]` };
   // From outside the sandbox, as root: nothing of the run may be left, whatever /proc showed it
   // as (a zombie leader with a live thread is alive), and the daemon holds no more descriptors.
-  const leftover = (await readProcTable(env.identity.uid)).filter((p) => p.alive);
+  const leftover = (await readProcTable(runCtx.identity.uid)).filter((p) => p.alive);
   if (leftover.length > 0) return { name: check.name, ok: false, detail: `processes of the sandbox user alive after the run: ${leftover.map((p) => p.pid).join(', ')} [${summary}]` };
   const grown = openDescriptors() - fdsBefore;
   if (grown > 2) return { name: check.name, ok: false, detail: `the daemon holds ${grown} more file descriptors after the run [${summary}]` };
@@ -101,7 +99,7 @@ export async function runCheck(
   const note = typeof verdict === 'object' ? `; ${verdict.note}` : '';
 
   const writable = writableDirs(seen.stdout);
-  const probeProblems = await probe(o, env, writable);
+  const probeProblems = await probe(o, runCtx, writable);
   if (probeProblems.length) return { name: check.name, ok: false, detail: `next run not clean: ${probeProblems.join('; ')} [${summary}]` };
   const listed = check.name === 'writable-places' ? `; writable: ${writable.join(', ') || 'none besides the scratch directory'}` : '';
   return { name: check.name, ok: true, detail: `${summary}; next run clean${listed}${note}` };
@@ -109,17 +107,16 @@ export async function runCheck(
 
 async function probe(
   o: Pick<SelftestOptions, 'runtimes' | 'maxima'>,
-  env: ReturnType<PreparedSandbox['runEnvironment']>,
+  runCtx: RunContext,
   markerDirs: readonly string[],
 ): Promise<string[]> {
   const chunks: Buffer[] = [];
   const errors: Buffer[] = [];
-  const { result, settled } = await executeRun(
+  const { result } = await executeRun(
     { task: { id: 'selftest-probe', runtime: 'python', code: probeCode(markerDirs) }, profile: o.runtimes.get('python')!, limits: effectiveLimits(o.maxima, SELFTEST_LIMITS) },
-    env,
+    runCtx,
     { output: async (kind, data) => void (kind === 'stdout' ? chunks : errors).push(data) },
   );
-  await settled;
   if (result.status !== 'ok') return [`probe run failed: ${result.status} ${result.error ?? ''} ${Buffer.concat(errors).toString().slice(-300)}`];
   return problemsIn(JSON.parse(Buffer.concat(chunks).toString()) as ProbeFindings);
 }

@@ -9,17 +9,18 @@ import path from 'node:path';
 import { configError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EffectiveLimits } from '../protocol/result.js';
-import type { RunEnvironment } from '../run/run.js';
-import { withTimeout } from '../run/run.js';
 import type { RuntimeRegistry } from '../runtimes/load.js';
+import type { RunContext } from '../sandbox/types.js';
 import type { Task } from '../task/schema.js';
+import { withTimeout } from '../util/timeout.js';
 import { Standby } from './standby.js';
 
 export interface StandbyPoolOptions {
   runtimes: RuntimeRegistry;
   /** Runtimes to keep a standby for (each must have a standby in its profile). */
   enabled: ReadonlySet<string>;
-  environment: (runtime: string) => RunEnvironment;
+  /** The context a standby of `runtime` is started in (the same as its runs'). */
+  context: (runtime: string) => RunContext;
   /** The limits a task gets when it asks for none: the standby is started with these. */
   limits: EffectiveLimits;
   bootstrapsDir: string;
@@ -58,7 +59,7 @@ export class StandbyPool {
       else log.warn({ err }, 'standby failed to start; the next task runs a fresh interpreter');
       return undefined;
     };
-    const starting = Standby.start(profile, this.opts.environment(runtime), this.opts.limits, this.opts.bootstrapsDir).then(async (standby) => {
+    const starting = Standby.boot(profile, this.opts.context(runtime), this.opts.limits, this.opts.bootstrapsDir).then(async (standby) => {
       try {
         await withTimeout(standby.ready, this.opts.bootMs, `the standby ${runtime} did not start`);
         this.failedStarts.delete(runtime);
@@ -73,17 +74,19 @@ export class StandbyPool {
 
   /**
    * The standby for this task, once it is ready; undefined when the task needs a fresh
-   * interpreter. A standby that does not fit the task is retired first, since the fresh run will
-   * have the same uid.
+   * interpreter. A standby that died while it waited (killed from outside, say), or that does not
+   * fit the task, is retired first, since the fresh run will have the same uid. The run releases
+   * the standby it is given (see Standby.release).
    */
-  async take(task: Task, limits: EffectiveLimits, env: RunEnvironment): Promise<Standby | undefined> {
+  async take(task: Task, limits: EffectiveLimits, ctx: RunContext): Promise<Standby | undefined> {
     const starting = this.waiting.get(task.runtime);
     if (!starting) return undefined;
     this.waiting.delete(task.runtime);
     const standby = await starting;
     if (!standby) return undefined;
-    if (standby.alive && standby.fits(task, limits, env)) return standby;
-    this.opts.logger.debug({ runtime: task.runtime, alive: standby.alive }, 'standby does not fit this task; a fresh interpreter runs it');
+    if (!standby.alive) ctx.logger.warn('the standby died before its task was handed over; starting a fresh interpreter');
+    else if (standby.fits(task, limits, ctx)) return standby;
+    else this.opts.logger.debug({ runtime: task.runtime, alive: standby.alive }, 'standby does not fit this task; a fresh interpreter runs it');
     await standby.retire();
     return undefined;
   }

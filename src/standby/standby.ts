@@ -6,15 +6,15 @@
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { EffectiveLimits } from '../protocol/result.js';
-import type { RunEnvironment } from '../run/run.js';
-import { buildArgv, buildEnv, isolationPlan } from '../run/command.js';
+import { buildArgv, buildVars } from '../run/command.js';
 import { cpuSoFar } from '../run/cpu-meter.js';
-import { readProcTable } from '../run/proc-table.js';
-import { snippetExit } from '../run/snippet-exit.js';
-import { spawnSnippet, type Snippet } from '../run/spawn.js';
-import { RunInit, type ProcessExit } from '../sandbox/run-init.js';
+import type { Interpreter, Launched, TaskStart } from '../run/interpreter.js';
+import { spawnIsolated, type Snippet } from '../run/spawn.js';
 import { STANDBY_PLACEHOLDER, type RuntimeProfile } from '../runtimes/schema.js';
-import { LAUNCHER_ENV, rlimitCommands, statusFd, usesPidNamespace, wrapCommand } from '../sandbox/launcher.js';
+import { isolationPlan, rlimitCommands } from '../sandbox/launcher.js';
+import { createProcessScope } from '../sandbox/process-scope.js';
+import type { RunInit } from '../sandbox/run-init.js';
+import type { ProcessExit, RunContext } from '../sandbox/types.js';
 import type { Task } from '../task/schema.js';
 import { OUT_DIR } from '../workspace/artifacts.js';
 import { createScratch, type Scratch } from '../workspace/scratch.js';
@@ -25,9 +25,8 @@ const STARTUP_ENV = ['PATH', 'HOME', 'LD_*', 'GLIBC_TUNABLES', 'MALLOC_*'];
 /** The handoff's last field (see the bootstraps). */
 const HANDOFF_END = '.end';
 
-export type { ProcessExit };
-
-export class Standby {
+export class Standby implements Interpreter {
+  readonly standby = true;
   private exit: ProcessExit | undefined;
   private handed = false;
 
@@ -51,43 +50,44 @@ export class Standby {
     void exited.then((e) => (this.exit = e));
   }
 
-  static async start(profile: RuntimeProfile, env: RunEnvironment, limits: EffectiveLimits, bootstrapsDir: string): Promise<Standby> {
+  /** Start a standby for `profile` (which must have a standby section), ready once `ready` resolves. */
+  static async boot(profile: RuntimeProfile, ctx: RunContext, limits: EffectiveLimits, bootstrapsDir: string): Promise<Standby> {
     const standby = profile.standby;
     if (!standby) throw new Error(`runtime ${profile.name} has no standby bootstrap`);
-    const scratch = await createScratch(env.workDir, env.identity);
+    if (ctx.identity.mode !== 'dedicated') throw new Error('standby interpreters need a dedicated sandbox user');
+    const scratch = await createScratch(ctx.workDir, ctx.identity);
     try {
       await scratch.makeDir(OUT_DIR);
-      const plan = { ...isolationPlan(env, profile, limits), keepHandoffFd: true };
-      const bootEnv: Record<string, string> = {
-        ...buildEnv({ profile, task: {}, home: scratch.path, path: env.sandboxPath }),
+      const plan = { ...isolationPlan(ctx, profile, limits), keepHandoffFd: true };
+      const bootVars: Record<string, string> = {
+        ...buildVars({ profile, task: {}, home: scratch.path, path: ctx.sandboxPath }),
         ...Object.fromEntries(Object.entries(standby.env).map(([k, v]) => [k, v.replaceAll(STANDBY_PLACEHOLDER, bootstrapsDir)])),
         EXECUTOR_STANDBY_FD: '3',
       };
-      const child = spawnSnippet({
-        argv: wrapCommand(buildArgv(profile, path.join(scratch.path, profile.file)), bootEnv, plan),
+      const started = await spawnIsolated({
+        argv: buildArgv(profile, path.join(scratch.path, profile.file)),
+        vars: bootVars,
+        plan,
         cwd: scratch.path,
-        env: LAUNCHER_ENV,
         stdin: undefined,
         handoff: true,
-        statusFd: statusFd(plan),
       });
-      const rootExited = new Promise<ProcessExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-      const channel = child.stdio[3] as Duplex | undefined;
-      const status = child.stdio[statusFd(plan)] as Duplex | undefined;
-      if (child.pid === undefined || !channel || !status) {
-        const failed = await child;
-        throw new Error(`cannot start a standby ${profile.name}: ${failed.shortMessage ?? failed.message}`);
+      const channel = 'failure' in started ? undefined : (started.child.stdio[3] as Duplex | undefined);
+      if ('failure' in started || !channel) {
+        const why = 'failure' in started ? started.failure : (await started.child).shortMessage;
+        throw new Error(`cannot start a standby ${profile.name}: ${why}`);
       }
-      const pid = child.pid;
-      const init = new RunInit(status, usesPidNamespace(plan));
-      const exited = snippetExit(init, rootExited);
+      const { child, exited, rootExited } = started;
+      // A dedicated user's run always has its init (spawnIsolated).
+      const init = started.init!;
+      const pid = child.pid!;
       channel.on('error', () => undefined);
-      const uid = env.identity.uid;
+      const scope = createProcessScope(ctx.identity, pid);
       const ready = new Promise<number>((resolve, reject) => {
         channel.once('data', () => {
           // Blocked on its handoff from here on: what it used so far is start-up, not the task's.
           void init.pid
-            .then((initPid) => cpuSoFar(initPid, async () => (await readProcTable(uid)).filter((p) => p.alive)))
+            .then((initPid) => cpuSoFar(initPid, () => scope.members()))
             .then(resolve, () => resolve(0));
         });
         void exited.then((e) => reject(new Error(`the standby ${profile.name} exited before it was ready (code ${e.code}, signal ${e.signal})`)));
@@ -104,17 +104,12 @@ export class Standby {
     return this.exit === undefined;
   }
 
-  /** Whether a task has been handed to it (from then on it is a run, swept as one). */
-  get handedOver(): boolean {
-    return this.handed;
-  }
-
   /**
    * Whether this standby can run `task` exactly as a fresh interpreter would: the same rlimits,
    * and no variable in the task's env that the interpreter reads only while starting.
    */
-  fits(task: Task, limits: EffectiveLimits, env: RunEnvironment): boolean {
-    const rlimits = rlimitCommands({ limits, identity: env.identity, addressSpaceBytes: env.addressSpaceBytes }).join(' ');
+  fits(task: Task, limits: EffectiveLimits, ctx: RunContext): boolean {
+    const rlimits = rlimitCommands({ limits, identity: ctx.identity, addressSpaceBytes: ctx.addressSpaceBytes }).join(' ');
     if (rlimits !== this.rlimits) return false;
     // PATH and HOME are read at start-up by every runtime (which interpreter runs, user site and
     // module folders), and so are the dynamic loader's and glibc's variables by every dynamically
@@ -125,15 +120,28 @@ export class Standby {
   }
 
   /**
-   * Hand the task over: its stdin, then its arguments and complete environment. The code and
-   * input files must already be in the scratch directory.
+   * Hand the task over once the standby is ready: its stdin, then its arguments and complete
+   * environment. The code and input files are already in the scratch directory.
    */
-  handOver(args: readonly string[], env: Record<string, string>, stdin: string | undefined): void {
+  async launch(task: TaskStart): Promise<Launched> {
+    const startupCpuMs = await this.ready;
     this.handed = true;
-    this.child.stdin?.end(stdin ?? '');
+    this.child.stdin?.end(task.stdin ?? '');
     // The last field marks the end: a handoff cut short (the daemon dying mid-write) is refused.
-    const fields = [String(args.length), ...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), HANDOFF_END];
+    const fields = [String(task.args.length), ...task.args, ...Object.entries(task.vars).map(([k, v]) => `${k}=${v}`), HANDOFF_END];
     this.channel.end(`${fields.join('\0')}\0`);
+    return { child: this.child, init: this.init, exited: this.exited, rootExited: this.rootExited, startupCpuMs };
+  }
+
+  /**
+   * The run is over: a standby whose task was never handed over (writing the task's files failed)
+   * is still waiting, and is retired so that it does not outlive the run; then its scratch
+   * directory goes. (A failure to retire it proves nothing clean: it propagates, and the executor
+   * stops dirty.)
+   */
+  async release(): Promise<void> {
+    if (!this.handed) await this.retire();
+    await this.scratch.remove();
   }
 
   /** End an unused standby: kill it, wait for it, delete its scratch directory. */

@@ -4,7 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { readProcTable } from '../../src/run/proc-table.js';
+import { readProcTable } from '../../src/sandbox/proc-table.js';
 import { DaemonProcess } from '../helpers/daemon.js';
 import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
 import { resultEntries, waitForExit } from '../helpers/fleet.js';

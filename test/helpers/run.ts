@@ -3,11 +3,12 @@
 import { createLogger } from '../../src/log.js';
 import type { OutputKind } from '../../src/output/coalescer.js';
 import type { EffectiveLimits } from '../../src/protocol/result.js';
-import { executeRun, type RunEnvironment, type RunReport } from '../../src/run/run.js';
+import { executeRun, type RunReport } from '../../src/run/run.js';
 import { loadRuntimes } from '../../src/runtimes/load.js';
 import type { RuntimeProfile } from '../../src/runtimes/schema.js';
 import type { SandboxIdentity } from '../../src/sandbox/identity.js';
 import { prepareSandbox, type PreparedSandbox } from '../../src/sandbox/prepare.js';
+import type { RunContext } from '../../src/sandbox/types.js';
 import type { Task } from '../../src/task/schema.js';
 import { sandboxUid } from './env.js';
 
@@ -71,8 +72,8 @@ export async function runSnippet(
     artifactCaps?: { artifactFiles?: number; artifactBytes?: number };
     identity?: SandboxIdentity;
     profile?: RuntimeProfile;
-    /** Overrides of the prepared run environment (extra sweep places, say). */
-    environment?: Partial<RunEnvironment>;
+    /** Overrides of the prepared run context (extra sweep places, say). */
+    environment?: Partial<RunContext>;
   } = {},
 ): Promise<Collected> {
   const chunks: [OutputKind, Buffer][] = [];
@@ -81,7 +82,7 @@ export async function runSnippet(
   const task: Task = { id: 'test', runtime, code, ...rest };
   const report = await executeRun(
     { task, profile: profile ?? runtimes.get(runtime)!, limits: { ...DEFAULT_LIMITS, ...limits } },
-    { ...(await testSandbox()).runEnvironment(createLogger('silent')), ...(who ? { identity: who } : {}), ...artifactCaps, ...environment },
+    { ...(await testSandbox()).runContext(createLogger('silent')), ...(who ? { identity: who } : {}), ...artifactCaps, ...environment },
     {
       output: async (kind, data) => {
         chunks.push([kind, data]);
@@ -91,12 +92,10 @@ export async function runSnippet(
         files.push({ path, data, part, parts });
         onArtifact?.(path);
       },
-      ...(signal ? { signal } : {}),
+      ...(signal ? { abort: signal } : {}),
       ...(cancel ? { cancel } : {}),
     },
   );
-  // The next run may only start once this one's killed processes are reaped, as in the daemon.
-  await report.settled;
   const join = (k: OutputKind) => Buffer.concat(chunks.filter(([kind]) => kind === k).map(([, d]) => d));
   return { ...report, chunks, stdout: join('stdout'), stderr: join('stderr'), files };
 }

@@ -2,7 +2,7 @@
 // process tree, and that nothing of a run survives it.
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { readProcTable } from '../../src/run/proc-table.js';
+import { readProcTable } from '../../src/sandbox/proc-table.js';
 import { needsRoot, unique, waitFor } from '../helpers/env.js';
 import { identity, runSnippet, runtimes } from '../helpers/run.js';
 

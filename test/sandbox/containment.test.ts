@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { readProcTable } from '../../src/run/proc-table.js';
+import { readProcTable } from '../../src/sandbox/proc-table.js';
 import { watcherCode } from '../../src/selftest/checks.js';
 import { needsRoot } from '../helpers/env.js';
 import { identity, runSnippet, runtimes, testSandbox } from '../helpers/run.js';

@@ -29,9 +29,9 @@ describe.skipIf(needsRoot.skip)(`hostile snippets are contained ${needsRoot.reas
     fs.chmodSync(shared, 0o1777);
     const base = await testSandbox();
     const sweepPlaces = [...base.sweepPlaces, shared];
-    sandbox = { ...base, sweepPlaces, runEnvironment: (log, runtime) => ({ ...base.runEnvironment(log, runtime), sweepPlaces }) };
+    sandbox = { ...base, sweepPlaces, runContext: (log, runtime) => ({ ...base.runContext(log, runtime), sweepPlaces }) };
     listener = await listen();
-    const env = (await testSandbox()).runEnvironment(createLogger('silent'));
+    const env = (await testSandbox()).runContext(createLogger('silent'));
     const secretPath = path.join(env.workDir, '.hostile-test-secret');
     fs.writeFileSync(secretPath, 'secret', { mode: 0o600 });
     ctx = { listenerPort: listener.port, secretPath, networkAllowed: false };

@@ -6,8 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RUNTIMES_DIR } from '../../src/runtimes/load.js';
+import { readProc, readProcTable } from '../../src/sandbox/proc-table.js';
 import { DaemonProcess } from '../helpers/daemon.js';
-import { connect, needsRoot, redisUrl, sandboxUid, unique } from '../helpers/env.js';
+import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
 import { exitResult, output, readUntilExit } from '../helpers/results.js';
 
 const redis = connect();
@@ -277,6 +278,38 @@ describe.skipIf(needsRoot.skip)(`standby interpreters ${needsRoot.reason}`, () =
       expect(d.daemon.logs.filter((l) => /standby failed to start/.test(String(l.msg)))).toHaveLength(3);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('retires a standby that is not ready within EXECUTOR_STANDBY_BOOT_MS, and runs the task fresh', async () => {
+    // A python profile whose standby never gets ready: its sitecustomize (in place of the
+    // bootstrap's) sleeps. It lives outside /tmp, which each run replaces with a private tmpfs.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'slow-standby-'));
+    fs.mkdirSync('/var/lib/agent-executor-test', { recursive: true });
+    const site = fs.mkdtempSync('/var/lib/agent-executor-test/slow-standby-');
+    fs.chmodSync(site, 0o755);
+    fs.writeFileSync(path.join(site, 'sitecustomize.py'), 'import time\ntime.sleep(600)\n', { mode: 0o644 });
+    const profile = JSON.parse(fs.readFileSync(path.join(DEFAULT_RUNTIMES_DIR, 'python.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(path.join(dir, 'python.json'), JSON.stringify({ ...profile, standby: { env: { PYTHONPATH: site }, startupEnv: [] } }));
+    try {
+      const d = startDaemon({ EXECUTOR_RUNTIMES_DIR: dir, EXECUTOR_STANDBY_BOOT_MS: '1000' });
+      await d.daemon.waitForLog('executor started');
+      // The only runtime, so the first uid: the standby's interpreter is its only process.
+      const uid = sandboxUid(10);
+      const waiting = await waitFor('the standby interpreter', async () => {
+        const found = (await readProcTable(uid)).filter((p) => p.alive);
+        return found.length > 0 ? found : undefined;
+      });
+      const failed = await d.daemon.waitForLog('standby failed to start; the next task runs a fresh interpreter');
+      expect(JSON.stringify(failed.err)).toContain('the standby python did not start (1000 ms)');
+      // Retired then and there, not left for the next run's sweep: its interpreter is killed.
+      await waitFor('the standby to be retired', async () => ((await readProcTable(uid)).some((p) => p.alive) ? undefined : true));
+      for (const p of waiting) expect((await readProc(p.pid, uid))?.alive ?? false).toBe(false);
+      const r = await run(d, { runtime: 'python', code: 'print("fresh")' });
+      expect(r).toMatchObject({ standby: false, stdout: 'fresh\n', result: { status: 'ok' } });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(site, { recursive: true, force: true });
     }
   });
 

@@ -3,8 +3,13 @@
 // whose main thread has exited while its other threads run (it is alive: see ProcInfo.alive).
 // When snippets share the daemon's user (development only) the best available answer is the
 // process tree, session and group of the run's first process, remembered across scans.
-import type { SandboxIdentity } from '../sandbox/identity.js';
+import { delay } from '../util/timeout.js';
+import type { SandboxIdentity } from './identity.js';
 import { readProcTable, type ProcInfo } from './proc-table.js';
+
+const POLL_MS = 10;
+const KILL_DEADLINE_MS = 10_000;
+const FREEZE_PASSES = 50;
 
 export interface ProcessScope {
   /** Live processes of the run right now (a zombie leader with a live thread is live). */
@@ -57,5 +62,29 @@ export function signalPid(pid: number, signal: NodeJS.Signals): void {
     process.kill(pid, signal);
   } catch {
     // already gone
+  }
+}
+
+/**
+ * SIGKILL everything in scope until nothing is left, from root; returns what is still alive when
+ * it gives up. Stopping every process first, until a scan finds none that is not stopped, freezes
+ * a fork bomb so that the kill does not race against new children (the uid's process limit bounds
+ * how many there can be).
+ */
+export async function killScope(scope: ProcessScope): Promise<ProcInfo[]> {
+  const deadline = Date.now() + KILL_DEADLINE_MS;
+  for (;;) {
+    let live = await scope.members();
+    if (live.length === 0) return [];
+    for (let pass = 0; pass < FREEZE_PASSES && live.some((p) => p.state !== 'T' && p.state !== 't'); pass++) {
+      for (const p of live) signalPid(p.pid, 'SIGSTOP');
+      live = await scope.members();
+    }
+    for (const p of live) signalPid(p.pid, 'SIGKILL');
+    if (Date.now() > deadline) {
+      const left = await scope.members();
+      if (left.length > 0) return left;
+    }
+    await delay(POLL_MS);
   }
 }

@@ -1,0 +1,27 @@
+// The run's own surface: what it is asked to run, what it reports to, what it answers. A leaf.
+import type { OutputSink } from '../output/coalescer.js';
+import type { EffectiveLimits, ExitResult } from '../protocol/result.js';
+import type { RuntimeProfile } from '../runtimes/schema.js';
+import type { Task } from '../task/schema.js';
+import type { ArtifactSink } from '../workspace/artifacts.js';
+
+export interface RunSpec {
+  task: Task;
+  profile: RuntimeProfile;
+  limits: EffectiveLimits;
+}
+
+export interface RunHooks {
+  /** Receives output chunks in order; its promise settling frees backpressure. */
+  output: OutputSink;
+  /** Receives the parts of each artifact after the output, before the result. */
+  artifact?: ArtifactSink;
+  /** Aborting cancels the run (status `cancelled`). */
+  cancel?: AbortSignal;
+  /** Aborting ends the run at once (a forced shutdown; reported as internal_error). */
+  abort?: AbortSignal;
+}
+
+export interface RunReport {
+  result: ExitResult;
+}
