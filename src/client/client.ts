@@ -8,8 +8,7 @@ import { taskSchema, type Task, type TaskInput } from '../task/schema.js';
 import { ERROR_CODES, ExecutorError, usageError } from '../errors.js';
 import { DEFAULT_TASK_BYTES, taskTooLarge } from '../task/size.js';
 import { Submission, type FollowOptions } from './follow.js';
-import { credentialsOf } from '../queue/url-credentials.js';
-import { DEFAULT_REDIS_URL, parseClusterNodes, type ClusterNode } from '../config/redis.js';
+import { DEFAULT_REDIS_URL, credentialsOf, parseClusterNodes, type ClusterNode } from '../config/redis.js';
 
 export interface ClientOptions {
   /** A Redis URL or an ioredis client, standalone or Cluster (it is duplicated for blocking reads). */

@@ -1,5 +1,5 @@
-// Where Redis is: the default URL and the cluster node list, shared by the daemon's settings and
-// the client (which takes the same list from its callers).
+// Where Redis is: the default URL, the cluster node list and the credentials the nodes take from
+// the URL, shared by the daemon's settings and connections and by the client.
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -20,4 +20,22 @@ export function parseClusterNodes(list: string): ClusterNode[] {
       const colon = node.lastIndexOf(':');
       return { host: node.slice(0, colon), port: Number(node.slice(colon + 1)) };
     });
+}
+
+// On Redis Cluster the nodes are given as host:port (REDIS_CLUSTER_NODES); the ACL user, its
+// password and TLS still come from the Redis URL (REDIS_URL, or the file REDIS_URL_FILE names),
+// so that credentials are kept in one place, out of the environment, for both kinds of Redis.
+export interface NodeCredentials {
+  username?: string;
+  password?: string;
+  tls?: Record<string, never>;
+}
+
+export function credentialsOf(redisUrl: string): NodeCredentials {
+  const u = new URL(redisUrl);
+  return {
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
 }

@@ -4,9 +4,8 @@
 // On Redis Cluster (REDIS_CLUSTER_NODES) the same code runs over an ioredis Cluster: every
 // command it sends touches one key, or keys that share a hash slot (see protocol/keys.ts).
 import { Cluster, Redis } from 'ioredis';
-import type { ClusterNode } from '../config/redis.js';
+import { credentialsOf, type ClusterNode } from '../config/redis.js';
 import type { Logger } from '../log.js';
-import { credentialsOf } from './url-credentials.js';
 
 export type RedisClient = Redis | Cluster;
 
