@@ -5,7 +5,14 @@
 export const ERROR_CODES = {
   CONFIG_INVALID: 'EXEC_ERR_CONFIG_INVALID',
   RUNTIMES_INVALID: 'EXEC_ERR_RUNTIMES_INVALID',
+  /** The sandbox user cannot be used (not root, is root, unknown, its runtimes' ids taken). */
   SANDBOX_USER: 'EXEC_ERR_SANDBOX_USER',
+  /** EXECUTOR_REQUIRE_GVISOR=1 outside gVisor. */
+  GVISOR_REQUIRED: 'EXEC_ERR_GVISOR_REQUIRED',
+  /** EXECUTOR_NETWORK=none where network namespaces cannot be made. */
+  NETWORK_NAMESPACE_UNAVAILABLE: 'EXEC_ERR_NETWORK_NAMESPACE_UNAVAILABLE',
+  /** The per-run init cannot run here (no perl). */
+  RUN_INIT_UNAVAILABLE: 'EXEC_ERR_RUN_INIT_UNAVAILABLE',
   /** Another daemon holds the sandbox uids. */
   SANDBOX_UIDS_HELD: 'EXEC_ERR_SANDBOX_UIDS_HELD',
   WORKSPACE: 'EXEC_ERR_WORKSPACE',
@@ -15,6 +22,10 @@ export const ERROR_CODES = {
   /** The client could not reach Redis (after a bounded retry). */
   CLIENT_UNREACHABLE: 'EXEC_ERR_CLIENT_UNREACHABLE',
   CLIENT_CLOSED: 'EXEC_ERR_CLIENT_CLOSED',
+  /** An artifact's path would be saved outside the chosen folder (client side). */
+  ARTIFACT_PATH_REFUSED: 'EXEC_ERR_ARTIFACT_PATH_REFUSED',
+  /** An Executor method that needs start() was called before it. */
+  NOT_STARTED: 'EXEC_ERR_NOT_STARTED',
   USAGE: 'EXEC_ERR_USAGE',
 } as const;
 

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The `agent-executor` command: `serve` runs the daemon, `submit` sends one snippet and follows it.
-import { ExecutorError, ERROR_CODES } from '../errors.js';
-import { EXIT_EXECUTOR, EXIT_USAGE } from './exit-code.js';
+import { EXIT_USAGE, exitCodeForError } from './exit-code.js';
 import { serve } from './serve.js';
 import { cancel } from './cancel.js';
 import { selftest } from './selftest.js';
@@ -14,7 +13,7 @@ const USAGE = `usage:
   agent-executor submit (-e CODE | FILE | -) [--runtime python|node|bash] [--stdin FILE]
                        [--wall-ms N] [--cpu-ms N] [--output-bytes N] [--env K=V]... [--id ID] [--json]
                        [--file LOCAL[:REMOTE]]... [--out DIR] [--timeout-ms N] [--redis-url URL] [--stream S]
-                       [--key-prefix P] [-- ARGS...]
+                       [--key-prefix P] [-- ARGS...]   (REDIS_URL, REDIS_URL_FILE, REDIS_CLUSTER_NODES, EXECUTOR_STREAM, EXECUTOR_KEY_PREFIX as for serve)
   agent-executor cancel ID... [--redis-url URL] [--stream S]
   agent-executor selftest [--only NAME]... [--list]   run the hostile snippets against this machine's sandbox
 exit codes of submit: the snippet's own; 124 a budget or limit ended it; 125 rejected or failed in the executor; 130 cancelled; 2 usage`;
@@ -47,12 +46,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    const isUsage =
-      (err instanceof ExecutorError && err.code === ERROR_CODES.USAGE) ||
-      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    // A task the client refuses for its size is a rejected task (125), like one an executor refuses.
-    const isConfig = err instanceof ExecutorError && err.code !== ERROR_CODES.TASK_TOO_LARGE;
     process.stderr.write(`agent-executor: ${(err as Error).message}\n`);
-    process.exitCode = isUsage ? EXIT_USAGE : isConfig ? 1 : EXIT_EXECUTOR;
+    process.exitCode = exitCodeForError(err);
   },
 );

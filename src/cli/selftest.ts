@@ -22,7 +22,7 @@ export async function selftest(argv: string[]): Promise<number> {
   const sandbox = await prepareSandbox(config, logger);
   const caps = sandbox.capabilities;
   process.stdout.write(
-    `sandbox: ${caps.sandbox}; user ${sandbox.identity.name} (uid ${sandbox.identity.uid}); ` +
+    `sandbox: ${caps.kind}; user ${sandbox.identity.name} (uid ${sandbox.identity.uid}); ` +
       `private mounts: ${caps.privateMounts ? 'yes' : 'no (emptied after each run)'}; network namespace: ${caps.networkNamespace ? 'yes' : 'no'}\n`,
   );
   const outcomes = await runSelftest({

@@ -2,19 +2,16 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { OPTIONS, flagName, type OptionName } from '../config/options.js';
-import { Executor } from '../daemon/executor.js';
+import { Executor, type ExecutorDeps } from '../daemon/executor.js';
 import { startHttpServer } from '../daemon/http.js';
 import { ExecutorMetrics } from '../daemon/metrics.js';
 import { createLogger } from '../log.js';
 import { SECURITY_EVENTS, securityEvent } from '../security-events.js';
 import { loadRuntimes } from '../runtimes/load.js';
-import { prepareSandbox, type PreparedSandbox } from '../sandbox/prepare.js';
+import { prepareSandbox } from '../sandbox/prepare.js';
 import { cleanAtStart } from '../sandbox/start-clean.js';
 import { holdSandboxUids } from '../sandbox/uid-lock.js';
-import { standbyRuntimes } from '../standby/pool.js';
-import type { Config } from '../config/options.js';
-import type { Logger } from '../log.js';
-import type { RuntimeRegistry } from '../runtimes/load.js';
+import { standbyRuntimes } from '../config/standby.js';
 
 /**
  * Exit status when the sandbox could not be proven clean — after a run, or at start-up before
@@ -39,13 +36,15 @@ export async function serve(argv: string[]): Promise<number> {
   const config = loadConfig(process.env, flags);
   const logger = createLogger(config.logLevel);
   const runtimes = loadRuntimes(config.runtimesDir);
+  // The one setting that needs the runtimes, checked as soon as they are known: a wrong one says
+  // so before anything is taken, whoever holds the uids.
+  const standby = standbyRuntimes(config.standby, runtimes);
   const sandbox = await prepareSandbox(config, logger, [...runtimes.keys()]);
+  const deps = { config, runtimes, sandbox, logger, standby };
   if (sandbox.identity.mode === 'shared') {
     logger.warn('snippets share the daemon\'s user (EXECUTOR_ALLOW_SHARED_USER): for local development only, not isolated');
-    return run(config, runtimes, sandbox, logger);
+    return run(deps);
   }
-  // Settings are refused before anything is taken: a wrong one says so, whoever holds the uids.
-  standbyRuntimes(config.standby, runtimes);
   // First take the uids (never kill another daemon's runs), then prove them clean.
   const identities = [...new Map([...sandbox.identities.values()].map((i) => [i.uid, i])).values()];
   const lock = await holdSandboxUids(identities.map((i) => i.uid), config.consumer);
@@ -55,19 +54,20 @@ export async function serve(argv: string[]): Promise<number> {
       securityEvent(logger, SECURITY_EVENTS.dirty, { phase: 'start-up', problems: start.problems.slice(0, 20) }, 'could not prove the sandbox clean at start-up; not taking any task');
       return EXIT_DIRTY;
     }
-    return await run(config, runtimes, sandbox, logger);
+    return await run(deps);
   } finally {
     lock.release();
   }
 }
 
-async function run(config: Config, runtimes: RuntimeRegistry, sandbox: PreparedSandbox, logger: Logger): Promise<number> {
-  const metrics = new ExecutorMetrics(config.maxRuns, sandbox.capabilities.sandbox);
-  const executor = new Executor({ config, runtimes, sandbox, logger }, metrics);
+async function run(deps: ExecutorDeps): Promise<number> {
+  const { config, sandbox, logger } = deps;
+  const metrics = new ExecutorMetrics(config.maxRuns, sandbox.capabilities.kind);
+  const executor = new Executor(deps, metrics);
   const server = config.httpPort > 0 ? await startHttpServer(config.httpPort, executor, metrics, logger) : undefined;
-  // Draining is bounded: by default the wall budget plus a margin, inside which the run in hand
-  // ends by itself. Kubernetes' termination grace must be longer than this.
-  const drainMs = config.drainTimeoutMs || config.wallMs + config.killGraceMs + 10_000;
+  // Draining is bounded (by default the wall budget plus a margin, inside which the run in hand
+  // ends by itself; resolved by the config). Kubernetes' termination grace must be longer.
+  const drainMs = config.drainTimeoutMs;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;

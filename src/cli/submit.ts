@@ -3,12 +3,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ExecutorClient } from '../client/client.js';
 import { artifactSaver } from '../client/save-artifacts.js';
-import { ERROR_CODES, ExecutorError, usageError } from '../errors.js';
-import { DEFAULT_STREAM } from '../protocol/keys.js';
+import { ERROR_CODES, usageError } from '../errors.js';
 import { loadRuntimes, runtimeForFile } from '../runtimes/load.js';
 import type { TaskInput } from '../task/schema.js';
+import { clientFromSettings, settingFlags } from './client-settings.js';
 import { EXIT_CANCELLED, EXIT_EXECUTOR, exitCodeFor } from './exit-code.js';
 
 const QUEUED_HINT_MS = 5000;
@@ -56,12 +55,7 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (Object.keys(limits).length) task.limits = limits;
   const timeout = optionalInt('timeout-ms', values['timeout-ms'], 'timeoutMs');
 
-  const client = new ExecutorClient({
-    redis: values['redis-url'] ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    ...(env.REDIS_CLUSTER_NODES ? { clusterNodes: env.REDIS_CLUSTER_NODES } : {}),
-    stream: values.stream ?? env.EXECUTOR_STREAM ?? undefined,
-    keyPrefix: values['key-prefix'] ?? (env.EXECUTOR_KEY_PREFIX || undefined),
-  });
+  const { client, settings } = clientFromSettings(settingFlags(values), env);
   let submitted: string | undefined;
   let queuedHint: NodeJS.Timeout | undefined;
   try {
@@ -90,7 +84,7 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
     submitted = submission.id;
     // Nothing started after a few seconds: most likely no executor reads this stream.
     queuedHint = setTimeout(() => {
-      process.stderr.write(`[agent-executor] ${submission.id} is still queued after ${QUEUED_HINT_MS / 1000} s: is an executor reading ${values.stream ?? env.EXECUTOR_STREAM ?? DEFAULT_STREAM}?\n`);
+      process.stderr.write(`[agent-executor] ${submission.id} is still queued after ${QUEUED_HINT_MS / 1000} s: is an executor reading ${settings.stream}?\n`);
     }, QUEUED_HINT_MS);
     queuedHint.unref();
     const result = await submission.result;
@@ -100,12 +94,13 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
     return exitCodeFor(result);
   } catch (err) {
     // Not the snippet's doing: one line, and the code reserved for outcomes that are not its own.
-    if (err instanceof ExecutorError && err.code === ERROR_CODES.CLIENT_TIMEOUT) {
-      process.stderr.write(`[agent-executor] ${err.message}; the task was not cancelled (agent-executor cancel ${submitted})\n`);
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === ERROR_CODES.CLIENT_TIMEOUT) {
+      process.stderr.write(`[agent-executor] ${(err as Error).message}; the task was not cancelled (agent-executor cancel ${submitted})\n`);
       return EXIT_EXECUTOR;
     }
-    if (err instanceof ExecutorError && err.code === ERROR_CODES.CLIENT_UNREACHABLE) {
-      process.stderr.write(`[agent-executor] ${err.message}\n`);
+    if (code === ERROR_CODES.CLIENT_UNREACHABLE) {
+      process.stderr.write(`[agent-executor] ${(err as Error).message}\n`);
       return EXIT_EXECUTOR;
     }
     throw err;

@@ -8,13 +8,13 @@ import { taskSchema, type Task, type TaskInput } from '../task/schema.js';
 import { ERROR_CODES, ExecutorError, usageError } from '../errors.js';
 import { DEFAULT_TASK_BYTES, taskTooLarge } from '../task/size.js';
 import { Submission, type FollowOptions } from './follow.js';
-import { credentialsOf } from '../queue/url-credentials.js';
+import { DEFAULT_REDIS_URL, credentialsOf, parseClusterNodes, type ClusterNode } from '../config/redis.js';
 
 export interface ClientOptions {
   /** A Redis URL or an ioredis client, standalone or Cluster (it is duplicated for blocking reads). */
   redis?: string | Redis | Cluster;
-  /** `host:port[,host:port...]` of a Redis Cluster; used instead of `redis` when given. */
-  clusterNodes?: string;
+  /** The nodes of a Redis Cluster (`host:port[,host:port...]`, or parsed); used instead of `redis`'s host when not empty. */
+  clusterNodes?: string | readonly ClusterNode[];
   /** The task stream; default `executor:tasks`. */
   stream?: string;
   /** The executors' EXECUTOR_KEY_PREFIX, under which results are written; default `executor:`. */
@@ -29,16 +29,17 @@ export class ExecutorClient {
   private readonly stream: string;
   private readonly keyPrefix: string;
   private readonly maxTaskBytes: number;
-  private readonly clusterNodes: string | undefined;
+  private readonly clusterNodes: readonly ClusterNode[];
   /** What the last failed connection attempt said (ECONNREFUSED...), for the one error we raise. */
   private lastConnectionError: string | undefined;
 
   constructor(options: ClientOptions = {}) {
     this.keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     if (!KEY_PREFIX_PATTERN.test(this.keyPrefix)) throw usageError(`key prefix ${JSON.stringify(this.keyPrefix)} must have no braces or one hash tag such as "executor:{code-review}:"`);
-    if (options.clusterNodes) {
+    this.clusterNodes = typeof options.clusterNodes === 'string' ? parseClusterNodes(options.clusterNodes) : (options.clusterNodes ?? []);
+    if (this.clusterNodes.length > 0) {
       this.redis = new Cluster(
-        options.clusterNodes.split(',').map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) })),
+        [...this.clusterNodes],
         // The URL, when given with the nodes, carries the ACL user, its password and TLS.
         { redisOptions: { maxRetriesPerRequest: 3, ...(typeof options.redis === 'string' ? credentialsOf(options.redis) : {}) } },
       );
@@ -47,10 +48,9 @@ export class ExecutorClient {
       this.redis = options.redis;
       this.ownsConnection = false;
     } else {
-      this.redis = new Redis(options.redis ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
+      this.redis = new Redis(options.redis ?? DEFAULT_REDIS_URL, { maxRetriesPerRequest: 3 });
       this.ownsConnection = true;
     }
-    this.clusterNodes = options.clusterNodes;
     this.stream = options.stream ?? DEFAULT_STREAM;
     this.maxTaskBytes = options.maxTaskBytes ?? DEFAULT_TASK_BYTES;
     // Connection errors reach the caller as one ExecutorError from the command that failed (see
@@ -74,7 +74,7 @@ export class ExecutorClient {
 
   /** host:port (or the cluster's nodes), never a password from the URL. */
   private address(): string {
-    if (this.redis instanceof Cluster) return this.clusterNodes ?? 'the Redis Cluster';
+    if (this.redis instanceof Cluster) return this.clusterNodes.length > 0 ? this.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',') : 'the Redis Cluster';
     const { host, port } = this.redis.options;
     return `${host ?? '127.0.0.1'}:${port ?? 6379}`;
   }

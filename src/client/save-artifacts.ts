@@ -4,6 +4,7 @@
 // `.. `) escapes the folder or lands elsewhere on Windows.
 import fs from 'node:fs';
 import path from 'node:path';
+import { ERROR_CODES, ExecutorError } from '../errors.js';
 import type { FileEvent } from '../protocol/result.js';
 import { relativePathSchema } from '../task/schema.js';
 
@@ -38,11 +39,11 @@ export function artifactSaver(dir: string): (event: FileEvent) => void {
   const root = path.resolve(dir);
   return (event) => {
     const why = unsafeArtifactPath(event.path);
-    if (why !== undefined) throw new Error(`refusing artifact path ${JSON.stringify(event.path)}: ${why}`);
+    if (why !== undefined) throw new ExecutorError(ERROR_CODES.ARTIFACT_PATH_REFUSED, `refusing artifact path ${JSON.stringify(event.path)}: ${why}`);
     const target = path.resolve(root, event.path);
     // The last word: whatever this OS makes of the path, it must stay inside the folder.
     const inside = path.relative(root, target);
-    if (inside === '' || inside.startsWith('..') || path.isAbsolute(inside)) throw new Error(`refusing artifact path ${JSON.stringify(event.path)}: it leaves ${root}`);
+    if (inside === '' || inside.startsWith('..') || path.isAbsolute(inside)) throw new ExecutorError(ERROR_CODES.ARTIFACT_PATH_REFUSED, `refusing artifact path ${JSON.stringify(event.path)}: it leaves ${root}`);
     fs.mkdirSync(path.dirname(target), { recursive: true });
     if (event.part <= 1) fs.writeFileSync(target, event.data);
     else fs.appendFileSync(target, event.data);

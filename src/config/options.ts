@@ -1,11 +1,12 @@
-// Every setting of `agent-executor serve`: its environment variable, its flag, its schema and its
-// default. This table is the one place a setting is defined; the README's configuration table
-// mirrors it.
+// Every setting of `agent-executor serve` (and the few `submit` and `cancel` read): its environment
+// variable, its flag, its schema and its default. This table is the one place a setting is defined
+// and parsed (lists become arrays here); the README's configuration table mirrors it.
 import os from 'node:os';
 import { z } from 'zod';
+import { CLUSTER_NODES_PATTERN, DEFAULT_REDIS_URL, parseClusterNodes } from './redis.js';
 import { DEFAULT_GROUP, DEFAULT_KEY_PREFIX, DEFAULT_STREAM, KEY_PREFIX_PATTERN } from '../protocol/keys.js';
+import { MIN_OPEN_FILES } from '../protocol/result.js';
 import { DEFAULT_RUNTIMES_DIR } from '../runtimes/load.js';
-import { MIN_OPEN_FILES } from '../task/admission.js';
 import { MAX_PATH_BYTES } from '../task/schema.js';
 import { DEFAULT_TASK_BYTES } from '../task/size.js';
 
@@ -18,12 +19,15 @@ const redisUrl = z
   .url()
   .refine((u) => /^rediss?:\/\//.test(u), 'must start with redis:// or rediss://');
 const name = z.string().min(1).max(200);
+/** A colon-separated list of folders, empty entries dropped. */
+const splitDirs = (list: string): string[] => list.split(':').filter((d) => d !== '');
+const STANDBY_PATTERN = /^(all|none|[a-z][a-z0-9_-]*(,[a-z][a-z0-9_-]*)*)$/;
 // PATH_MAX (4096, with its NUL) less the longest task file path, less 64 bytes for the scratch
 // directory's own name (31) and the separators: a task's files always fit under the work dir.
 const MAX_WORK_DIR_BYTES = 4095 - MAX_PATH_BYTES - 64;
 
 export const OPTIONS = {
-  redisUrl: { env: 'REDIS_URL', schema: redisUrl, default: 'redis://127.0.0.1:6379' },
+  redisUrl: { env: 'REDIS_URL', schema: redisUrl, default: DEFAULT_REDIS_URL },
   stream: { env: 'EXECUTOR_STREAM', schema: name, default: DEFAULT_STREAM },
   group: { env: 'EXECUTOR_GROUP', schema: name, default: DEFAULT_GROUP },
   consumer: { env: 'EXECUTOR_CONSUMER', schema: name, default: `${os.hostname()}-${process.pid}` },
@@ -61,8 +65,9 @@ export const OPTIONS = {
   fileSizeBytes: { env: 'EXECUTOR_FILE_SIZE_BYTES', schema: int(1, 1024 ** 4), default: String(64 * 1024 ** 2) },
   addressSpaceBytes: { env: 'EXECUTOR_ADDRESS_SPACE_BYTES', schema: int(0, 1024 ** 5), default: String(4 * 1024 ** 3) },
   tmpBytes: { env: 'EXECUTOR_TMP_BYTES', schema: int(1024 ** 2, 1024 ** 4), default: String(64 * 1024 ** 2) },
-  privateDirs: { env: 'EXECUTOR_PRIVATE_DIRS', schema: z.string(), default: '/tmp:/var/tmp:/dev/shm:/run/lock' },
-  sweepDirs: { env: 'EXECUTOR_SWEEP_DIRS', schema: z.string().min(1), default: 'auto' },
+  privateDirs: { env: 'EXECUTOR_PRIVATE_DIRS', schema: z.string().transform(splitDirs), default: '/tmp:/var/tmp:/dev/shm:/run/lock' },
+  // `auto`: discovered at start-up (sandbox/writable-places.ts).
+  sweepDirs: { env: 'EXECUTOR_SWEEP_DIRS', schema: z.string().min(1).transform((v): 'auto' | string[] => (v === 'auto' ? 'auto' : splitDirs(v))), default: 'auto' },
   network: { env: 'EXECUTOR_NETWORK', schema: z.enum(['none', 'allow']), default: 'none' },
   requireGvisor: { env: 'EXECUTOR_REQUIRE_GVISOR', schema: flag, default: '0' },
   filesBytes: { env: 'EXECUTOR_FILES_BYTES', schema: int(0, 1024 ** 3), default: String(10 * 1024 ** 2) },
@@ -79,17 +84,29 @@ export const OPTIONS = {
     schema: z.string().min(1).max(100).regex(KEY_PREFIX_PATTERN, 'must have no braces, or one hash tag such as executor:{code-review}:'),
     default: DEFAULT_KEY_PREFIX,
   },
-  // Empty: `<EXECUTOR_KEY_PREFIX>dead` (resolved by loadConfig).
+  // Empty: `<EXECUTOR_KEY_PREFIX>dead` (resolved by loadOptions).
   deadStream: { env: 'EXECUTOR_DEAD_STREAM', schema: z.string().max(200), default: '' },
   httpPort: { env: 'EXECUTOR_HTTP_PORT', schema: int(0, 65535), default: '0' },
+  // 0: the wall budget + kill grace + DRAIN_MARGIN_MS (resolved by loadOptions).
   drainTimeoutMs: { env: 'EXECUTOR_DRAIN_TIMEOUT_MS', schema: int(0, 86_400_000), default: '0' },
   deliveryTimeoutMs: { env: 'EXECUTOR_DELIVERY_TIMEOUT_MS', schema: int(100, 3_600_000), default: '30000' },
-  clusterNodes: { env: 'REDIS_CLUSTER_NODES', schema: z.string().regex(/^$|^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'must be host:port[,host:port...]'), default: '' },
+  // Empty: no cluster (REDIS_URL's host is used).
+  clusterNodes: { env: 'REDIS_CLUSTER_NODES', schema: z.string().regex(CLUSTER_NODES_PATTERN, 'must be host:port[,host:port...]').transform(parseClusterNodes), default: '' },
   killGraceMs: { env: 'EXECUTOR_KILL_GRACE_MS', schema: int(0, 10_000), default: '200' },
   cpuSampleMs: { env: 'EXECUTOR_CPU_SAMPLE_MS', schema: int(5, 1000), default: '50' },
   blockMs: { env: 'EXECUTOR_BLOCK_MS', schema: int(10, 60_000), default: '5000' },
-  /** Runtimes that keep an interpreter started ahead of time: `all` (those whose profile has a standby), `none`, or names. */
-  standby: { env: 'EXECUTOR_STANDBY', schema: z.string().regex(/^(all|none|[a-z][a-z0-9_-]*(,[a-z][a-z0-9_-]*)*)$/, 'must be all, none or runtime names separated by commas'), default: 'all' },
+  /**
+   * Runtimes that keep an interpreter started ahead of time: `all` (those whose profile has a
+   * standby), `none`, or names (checked against the runtimes by config/standby.ts).
+   */
+  standby: {
+    env: 'EXECUTOR_STANDBY',
+    schema: z
+      .string()
+      .regex(STANDBY_PATTERN, 'must be all, none or runtime names separated by commas')
+      .transform((v): 'all' | 'none' | string[] => (v === 'all' || v === 'none' ? v : v.split(','))),
+    default: 'all',
+  },
   standbyBootMs: { env: 'EXECUTOR_STANDBY_BOOT_MS', schema: int(100, 600_000), default: '30000' },
 } as const;
 
@@ -98,6 +115,9 @@ export type OptionName = keyof typeof OPTIONS;
 export type Config = Readonly<{
   [K in OptionName]: z.output<(typeof OPTIONS)[K]['schema']>;
 }>;
+
+/** Added to the wall budget and kill grace for the default drain deadline (EXECUTOR_DRAIN_TIMEOUT_MS=0). */
+export const DRAIN_MARGIN_MS = 10_000;
 
 /** Flag spelling of an option: `maxRuns` -> `--max-runs`. */
 export function flagName(option: OptionName): string {

@@ -17,6 +17,15 @@ export const RUN_STATUSES = [
 
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/** The statuses that mean a budget or a limit ended the run (wall, CPU, output, memory, file size). */
+export const LIMIT_STATUSES = ['timeout', 'cpu_limit', 'output_limit', 'memory_limit', 'file_size_limit'] as const satisfies readonly RunStatus[];
+
+export type LimitStatus = (typeof LIMIT_STATUSES)[number];
+
+export function isLimitStatus(status: RunStatus): status is LimitStatus {
+  return (LIMIT_STATUSES as readonly RunStatus[]).includes(status);
+}
+
 /** Effective limits of one run, reported in the `started` event. */
 export interface EffectiveLimits {
   wallMs: number;
@@ -31,6 +40,14 @@ export interface EffectiveLimits {
   /** RLIMIT_FSIZE: the largest file a process may write. */
   fileSizeBytes: number;
 }
+
+/**
+ * The fewest descriptors (RLIMIT_NOFILE) with which every shipped runtime starts through the
+ * launcher. Measured by lowering `limits.openFiles` one at a time through the daemon: bash
+ * starts with 4 (below that the dynamic loader cannot open setpriv's libraries), python with 5,
+ * node with 18 (its event loop, signal pipes and platform threads); 2 more for headroom.
+ */
+export const MIN_OPEN_FILES = 20;
 
 export const LIMIT_NAMES = ['wallMs', 'cpuMs', 'outputBytes', 'memoryBytes', 'processes', 'openFiles', 'fileSizeBytes'] as const;
 

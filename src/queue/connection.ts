@@ -4,15 +4,15 @@
 // On Redis Cluster (REDIS_CLUSTER_NODES) the same code runs over an ioredis Cluster: every
 // command it sends touches one key, or keys that share a hash slot (see protocol/keys.ts).
 import { Cluster, Redis } from 'ioredis';
+import { credentialsOf, type ClusterNode } from '../config/redis.js';
 import type { Logger } from '../log.js';
-import { credentialsOf } from './url-credentials.js';
 
 export type RedisClient = Redis | Cluster;
 
 export interface RedisTarget {
   redisUrl: string;
-  /** `host:port[,host:port...]`; when set, a cluster is used, with the URL's user, password and TLS. */
-  clusterNodes: string;
+  /** When not empty, a cluster is used, with the URL's user, password and TLS. */
+  clusterNodes: readonly ClusterNode[];
 }
 
 const retryStrategy = (attempt: number) => Math.min(50 * 2 ** attempt, 2000);
@@ -21,12 +21,9 @@ export function connectRedis(target: RedisTarget, name: string, log: Logger): Re
   // Keep retrying commands across reconnects rather than failing them after a fixed count: a
   // Redis restart or failover must not lose a result; the callers bound how long they wait.
   const options = { connectionName: name, maxRetriesPerRequest: null, retryStrategy, lazyConnect: true };
-  const redis: RedisClient = target.clusterNodes
+  const redis: RedisClient = target.clusterNodes.length > 0
     ? new Cluster(
-        target.clusterNodes.split(',').map((node) => {
-          const [host, port] = node.split(':');
-          return { host: host!, port: Number(port) };
-        }),
+        [...target.clusterNodes],
         { lazyConnect: true, clusterRetryStrategy: retryStrategy, redisOptions: { connectionName: name, maxRetriesPerRequest: null, ...credentialsOf(target.redisUrl) } },
       )
     : new Redis(target.redisUrl, options);

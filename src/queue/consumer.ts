@@ -25,6 +25,8 @@ export interface ConsumerOptions {
   group: string;
   consumer: string;
   blockMs: number;
+  /** How much longer than blockMs a read may take before it is abandoned; default 5 s. */
+  watchdogSlackMs?: number;
 }
 
 export class TaskConsumer {
@@ -65,7 +67,7 @@ export class TaskConsumer {
   async read(): Promise<StreamTask | null> {
     let timer: NodeJS.Timeout | undefined;
     const watchdog = new Promise<'stuck'>((resolve) => {
-      timer = setTimeout(() => resolve('stuck'), this.opts.blockMs + WATCHDOG_SLACK_MS);
+      timer = setTimeout(() => resolve('stuck'), this.opts.blockMs + (this.opts.watchdogSlackMs ?? WATCHDOG_SLACK_MS));
     });
     try {
       const reply = await Promise.race([this.readBlocking(), watchdog]);

@@ -51,7 +51,7 @@ export async function executeRun(spec: RunSpec, ctx: RunContext, hooks: RunHooks
       return terminateRun(processes, launched.exited, grace, ctx.identity.mode === 'shared');
     });
 
-    const meter = cpuMeter(initPid, launched.startupCpuMs, init?.pidNamespace === true || ctx.capabilities.sandbox !== 'gvisor');
+    const meter = cpuMeter(initPid, launched.startupCpuMs, init?.pidNamespace === true || ctx.capabilities.kind !== 'gvisor');
     const privateDirs = init?.pidNamespace ? ctx.privateDirs : [];
     void watchBudgets({ scope: processes.scope, meter, initPid, privateDirs, intervalMs: ctx.cpuSampleMs, limits, stop: over.signal, log }).then((why) => ending.end(why));
     ending.follow(hooks.abort, 'aborted', over.signal);

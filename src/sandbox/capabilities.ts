@@ -11,8 +11,8 @@ import type { SandboxKind } from '../protocol/result.js';
 const run = promisify(execFile);
 
 export interface SandboxCapabilities {
-  /** The executor runs inside gVisor. */
-  sandbox: SandboxKind;
+  /** What the executor itself runs inside: gVisor, or nothing (reported as `sandbox` in `started`). */
+  kind: SandboxKind;
   /** A per-run mount namespace with private mounts: fresh tmpfs over /tmp and friends. */
   privateMounts: boolean;
   /** A per-run network namespace (loopback only). */
@@ -31,7 +31,7 @@ export interface SandboxCapabilities {
 
 export async function probeCapabilities(isRoot: boolean): Promise<SandboxCapabilities> {
   const sandbox = (await detectGvisor()) ? 'gvisor' : 'none';
-  if (!isRoot) return { sandbox, privateMounts: false, networkNamespace: false, ipcNamespace: false, pidNamespace: false, runInit: false };
+  if (!isRoot) return { kind: sandbox, privateMounts: false, networkNamespace: false, ipcNamespace: false, pidNamespace: false, runInit: false };
   const [privateMounts, networkNamespace, ipcNamespace, pidNamespace, runInit] = await Promise.all([
     succeeds('unshare', ['--mount', '--propagation', 'private', 'true']),
     succeeds('unshare', ['--net', 'true']),
@@ -39,7 +39,7 @@ export async function probeCapabilities(isRoot: boolean): Promise<SandboxCapabil
     succeeds('unshare', ['--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', '--mount-proc', 'true']),
     succeeds('perl', ['-e', '1']),
   ]);
-  return { sandbox, privateMounts, networkNamespace, ipcNamespace, pidNamespace: pidNamespace && privateMounts, runInit };
+  return { kind: sandbox, privateMounts, networkNamespace, ipcNamespace, pidNamespace: pidNamespace && privateMounts, runInit };
 }
 
 // gVisor's kernel reports a fixed, made-up identity through uname(2) and /proc/version: release

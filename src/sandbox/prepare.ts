@@ -31,10 +31,10 @@ export interface SandboxConfig
   allowSharedUser: boolean;
   requireGvisor: boolean;
   network: 'none' | 'allow';
-  /** Colon-separated folders. */
-  privateDirs: string;
-  /** Colon-separated folders, or `auto`. */
-  sweepDirs: string;
+  /** Folders each run gets a private tmpfs over (EXECUTOR_PRIVATE_DIRS, parsed). */
+  privateDirs: readonly string[];
+  /** Folders swept after each run, or `auto` (EXECUTOR_SWEEP_DIRS, parsed). */
+  sweepDirs: 'auto' | readonly string[];
   tmpBytes: number;
 }
 
@@ -42,17 +42,17 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
   const identity = resolveSandboxIdentity(config);
   const identities = identitiesByRuntime(identity, runtimeNames);
   const capabilities = await probeCapabilities(identity.mode === 'dedicated');
-  if (config.requireGvisor && capabilities.sandbox !== 'gvisor') {
-    throw new ExecutorError(ERROR_CODES.SANDBOX_USER, 'EXECUTOR_REQUIRE_GVISOR=1 but this executor is not running under gVisor (runsc)');
+  if (config.requireGvisor && capabilities.kind !== 'gvisor') {
+    throw new ExecutorError(ERROR_CODES.GVISOR_REQUIRED, 'EXECUTOR_REQUIRE_GVISOR=1 but this executor is not running under gVisor (runsc)');
   }
   if (identity.mode === 'dedicated' && config.network === 'none' && !capabilities.networkNamespace) {
     throw new ExecutorError(
-      ERROR_CODES.SANDBOX_USER,
+      ERROR_CODES.NETWORK_NAMESPACE_UNAVAILABLE,
       'EXECUTOR_NETWORK=none but network namespaces cannot be created here (unshare --net failed; it needs CAP_SYS_ADMIN). ' +
         'Grant it, or set EXECUTOR_NETWORK=allow to give snippets the pod\'s network (the NetworkPolicy is then the only fence).',
     );
   }
-  const privateDirs = splitDirs(config.privateDirs);
+  const privateDirs = existingDirs(config.privateDirs);
   const workDir = path.resolve(config.workDir);
   // Whether each run gets fresh tmpfs mounts over privateDirs.
   const privateMounts = capabilities.privateMounts && identity.mode === 'dedicated';
@@ -63,7 +63,7 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
   // Where files of the sandbox user are looked for (and deleted) after every run: every place a
   // run can write to, except those it sees as a private tmpfs (gone with its mount namespace).
   const sweepPlaces = [
-    ...new Set([...privateDirs, ...(config.sweepDirs === 'auto' ? discoverWritablePlaces([workDir]) : splitDirs(config.sweepDirs)), workDir]),
+    ...new Set([...privateDirs, ...(config.sweepDirs === 'auto' ? discoverWritablePlaces([workDir]) : existingDirs(config.sweepDirs)), workDir]),
   ].filter((p) => !(privateMounts && privateDirs.includes(p)));
   fs.mkdirSync(workDir, { recursive: true });
   if (identity.mode === 'dedicated') {
@@ -77,12 +77,12 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
   // The run's init: it reaps and counts every process of a run, and ends a run without anything
   // executed as the sandbox user (see sandbox/run-init.ts). Without it neither can be promised.
   if (identity.mode === 'dedicated' && !capabilities.runInit) {
-    throw new ExecutorError(ERROR_CODES.SANDBOX_USER, 'perl is required for the per-run init (Debian: perl-base) and was not found on PATH');
+    throw new ExecutorError(ERROR_CODES.RUN_INIT_UNAVAILABLE, 'perl is required for the per-run init (Debian: perl-base) and was not found on PATH');
   }
 
   logger.info(
     {
-      sandbox: capabilities.sandbox,
+      sandbox: capabilities.kind,
       user: identity.name,
       uids: Object.fromEntries([...identities].map(([name, id]) => [name, id.uid])),
       userMode: identity.mode,
@@ -94,7 +94,7 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
       workDir,
       sweepPlaces,
     },
-    capabilities.sandbox === 'gvisor' ? 'running under gVisor' : 'not running under gVisor (sandbox none)',
+    capabilities.kind === 'gvisor' ? 'running under gVisor' : 'not running under gVisor (sandbox none)',
   );
   // Natively every run has a PID namespace whose init reaps its own orphans; without one they go
   // to the daemon's PID 1, which must reap them or they pile up against the uids' process limit.
@@ -145,11 +145,9 @@ function pidOneName(): string {
   }
 }
 
-/** Existing absolute folders from a colon-separated list. */
-function splitDirs(list: string): string[] {
+/** The folders of a list that exist, absolute. */
+function existingDirs(list: readonly string[]): string[] {
   return list
-    .split(':')
-    .filter((d) => d !== '')
     .map((d) => path.resolve(d))
     .filter((d) => fs.existsSync(d));
 }

@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { configError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EffectiveLimits } from '../protocol/result.js';
 import type { RuntimeRegistry } from '../runtimes/load.js';
@@ -131,17 +130,4 @@ export function installBootstraps(from: string, workDir: string): string {
     if (!fs.existsSync(to)) throw err;
   }
   return to;
-}
-
-/** Which runtimes get a standby, from EXECUTOR_STANDBY (`all`, `none` or names). */
-export function standbyRuntimes(setting: string, runtimes: RuntimeRegistry): Set<string> {
-  if (setting === 'none') return new Set();
-  const withBootstrap = [...runtimes.values()].filter((p) => p.standby !== undefined).map((p) => p.name);
-  if (setting === 'all') return new Set(withBootstrap);
-  const names = setting.split(',');
-  for (const name of names) {
-    if (!runtimes.has(name)) throw configError(`EXECUTOR_STANDBY names runtime "${name}", which does not exist (runtimes: ${[...runtimes.keys()].join(', ')})`);
-    if (!withBootstrap.includes(name)) throw configError(`EXECUTOR_STANDBY names runtime "${name}", whose profile has no standby section`);
-  }
-  return new Set(names);
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfig, loadOptions } from '../../src/config/load.js';
 
 describe('loadConfig', () => {
   it('uses the documented defaults', () => {
@@ -59,5 +59,43 @@ describe('loadConfig', () => {
 
   it('names the flag when the bad value came from a flag', () => {
     expect(() => loadConfig({}, { maxRuns: 'x' })).toThrow(/^--max-runs="x" is invalid/);
+  });
+
+  it('parses the list settings once, into arrays', () => {
+    const c = loadConfig({ EXECUTOR_PRIVATE_DIRS: '/tmp::/dev/shm', EXECUTOR_SWEEP_DIRS: '/a:/b', REDIS_CLUSTER_NODES: 'n1:7000,10.0.0.2:7001', EXECUTOR_STANDBY: 'python,node' });
+    expect(c.privateDirs).toEqual(['/tmp', '/dev/shm']);
+    expect(c.sweepDirs).toEqual(['/a', '/b']);
+    expect(c.clusterNodes).toEqual([{ host: 'n1', port: 7000 }, { host: '10.0.0.2', port: 7001 }]);
+    expect(c.standby).toEqual(['python', 'node']);
+    const d = loadConfig({});
+    expect(d.privateDirs).toEqual(['/tmp', '/var/tmp', '/dev/shm', '/run/lock']);
+    expect(d.sweepDirs).toBe('auto');
+    expect(d.clusterNodes).toEqual([]);
+    expect(d.standby).toBe('all');
+    expect(loadConfig({ EXECUTOR_STANDBY: 'none' }).standby).toBe('none');
+    expect(loadConfig({ EXECUTOR_PRIVATE_DIRS: ':' }).privateDirs).toEqual([]);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'n1' })).toThrow(/^REDIS_CLUSTER_NODES="n1" is invalid: must be host:port/);
+  });
+
+  it('resolves the settings whose default follows from others', () => {
+    expect(loadConfig({}).drainTimeoutMs).toBe(30_000 + 200 + 10_000);
+    expect(loadConfig({ EXECUTOR_WALL_MS: '1000', EXECUTOR_KILL_GRACE_MS: '0' }).drainTimeoutMs).toBe(11_000);
+    expect(loadConfig({ EXECUTOR_DRAIN_TIMEOUT_MS: '500' }).drainTimeoutMs).toBe(500);
+    expect(loadConfig({ EXECUTOR_KEY_PREFIX: 'p:' }).deadStream).toBe('p:dead');
+  });
+
+  it('reads only the settings asked for, with the same sources and messages (submit, cancel)', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-')), 'url');
+    fs.writeFileSync(file, 'redis://127.0.0.1:6390\n', { mode: 0o600 });
+    // A daemon setting that is wrong does not concern a client command.
+    const env = { REDIS_URL_FILE: file, EXECUTOR_WALL_MS: 'soon', EXECUTOR_STREAM: 's' };
+    expect(loadOptions(['redisUrl', 'stream', 'keyPrefix'], env)).toEqual({ redisUrl: 'redis://127.0.0.1:6390', stream: 's', keyPrefix: 'executor:' });
+    expect(() => loadOptions(['keyPrefix'], {}, { keyPrefix: 'a{b' })).toThrow(/^--key-prefix="a\{b" is invalid/);
+    expect(Object.isFrozen(loadOptions(['stream'], {}))).toBe(true);
+  });
+
+  it('never echoes the password of a bad Redis URL', () => {
+    expect(() => loadConfig({ REDIS_URL: 'http://user:hunter2@host:1' })).toThrow(/^REDIS_URL="http:\/\/user:\*\*\*@host:1" is invalid/);
+    expect(() => loadConfig({ REDIS_URL: 'http://:hunter2@host:1' })).not.toThrow(/hunter2/);
   });
 });

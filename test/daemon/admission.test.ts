@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { MIN_OPEN_FILES } from '../../src/task/admission.js';
+import { MIN_OPEN_FILES } from '../../src/protocol/result.js';
 import { DaemonProcess } from '../helpers/daemon.js';
 import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
 import { exitResult, field, output, readUntilExit } from '../helpers/results.js';

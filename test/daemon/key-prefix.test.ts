@@ -7,7 +7,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ExecutorClient } from '../../src/client/client.js';
 import { answeredKey, claimKey, resultsKey } from '../../src/protocol/keys.js';
-import { credentialsOf } from '../../src/queue/url-credentials.js';
+import { credentialsOf } from '../../src/config/redis.js';
 import { BIN, DaemonProcess } from '../helpers/daemon.js';
 import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
 import { redisCluster } from '../helpers/redis-extra.js';

@@ -20,9 +20,9 @@ export const testSandboxConfig = {
   allowSharedUser: false,
   requireGvisor: false,
   network: 'none' as const,
-  privateDirs: '/tmp:/var/tmp:/dev/shm:/run/lock',
+  privateDirs: ['/tmp', '/var/tmp', '/dev/shm', '/run/lock'],
   // Discovery walks every read-write mount (seconds on a big host); the tests name the places.
-  sweepDirs: '/tmp:/var/tmp:/dev/shm:/run/lock',
+  sweepDirs: ['/tmp', '/var/tmp', '/dev/shm', '/run/lock'],
   workDir: `/var/lib/agent-executor-test/w${sandboxUid()}`,
   tmpBytes: 16 * 1024 ** 2,
   addressSpaceBytes: 4 * 1024 ** 3,

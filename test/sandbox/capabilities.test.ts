@@ -13,6 +13,6 @@ describe('gVisor detection', () => {
 
   it('says none on this kernel (the tests run natively here)', async () => {
     if (os.release() === GVISOR_RELEASE) return;
-    expect((await probeCapabilities(false)).sandbox).toBe('none');
+    expect((await probeCapabilities(false)).kind).toBe('none');
   });
 });

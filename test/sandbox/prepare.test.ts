@@ -9,7 +9,7 @@ import { testSandboxConfig } from '../helpers/run.js';
 describe.skipIf(needsRoot.skip)(`sandbox preparation ${needsRoot.reason}`, () => {
   it('detects that it is not running under gVisor here and refuses when gVisor is required', async () => {
     const sandbox = await prepareSandbox(testSandboxConfig, createLogger('silent'));
-    expect(sandbox.capabilities.sandbox).toBe('none');
+    expect(sandbox.capabilities.kind).toBe('none');
     await expect(prepareSandbox({ ...testSandboxConfig, requireGvisor: true }, createLogger('silent'))).rejects.toThrow(
       /EXECUTOR_REQUIRE_GVISOR=1 but this executor is not running under gVisor/,
     );

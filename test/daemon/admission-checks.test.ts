@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EffectiveLimits } from '../../src/protocol/result.js';
 import { loadRuntimes } from '../../src/runtimes/load.js';
-import { admissionProblem, execBudget, MAX_EXEC_STRING_BYTES, MIN_OPEN_FILES } from '../../src/task/admission.js';
+import { admissionProblem, execBudget, MAX_EXEC_STRING_BYTES } from '../../src/daemon/admission-checks.js';
+import { MIN_OPEN_FILES } from '../../src/protocol/result.js';
 import { parseTask } from '../../src/task/parse.js';
 import type { Task } from '../../src/task/schema.js';
 

@@ -5,18 +5,11 @@
 // sandbox — and some only on a fresh start, never through a warm standby: a task must not pass
 // or fail depending on which it got.
 import fs from 'node:fs';
-import type { EffectiveLimits } from '../protocol/result.js';
+import { MIN_OPEN_FILES, type EffectiveLimits } from '../protocol/result.js';
 import type { RuntimeProfile } from '../runtimes/schema.js';
 import { checkInputFiles } from '../workspace/input-files.js';
-import type { Task } from './schema.js';
+import type { Task } from '../task/schema.js';
 
-/**
- * The fewest descriptors (RLIMIT_NOFILE) with which every shipped runtime starts through the
- * launcher. Measured by lowering `limits.openFiles` one at a time through the daemon: bash
- * starts with 4 (below that the dynamic loader cannot open setpriv's libraries), python with 5,
- * node with 18 (its event loop, signal pipes and platform threads); 2 more for headroom.
- */
-export const MIN_OPEN_FILES = 20;
 
 /** MAX_ARG_STRLEN (32 pages) less the NUL: the longest single argument or NAME=value exec takes. */
 export const MAX_EXEC_STRING_BYTES = 131_071;
