@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { MIN_OPEN_FILES } from '../../src/protocol/result.js';
-import { DaemonProcess } from '../helpers/daemon.js';
-import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
+import { DaemonProcess, daemonEnv } from '../helpers/daemon.js';
+import { connect, needsRoot, sandboxUid, unique, waitFor } from '../helpers/env.js';
 import { exitResult, field, output, readUntilExit } from '../helpers/results.js';
 
 const redis = connect();
@@ -23,15 +23,7 @@ afterAll(() => redis.quit());
 function startDaemon(env: Record<string, string> = {}): { daemon: DaemonProcess; stream: string; dead: string } {
   const stream = unique('admit');
   const dead = unique('dead');
-  const daemon = new DaemonProcess({
-    REDIS_URL: redisUrl(),
-    EXECUTOR_STREAM: stream,
-    EXECUTOR_DEAD_STREAM: dead,
-    EXECUTOR_SANDBOX_USER: String(sandboxUid(3)),
-    EXECUTOR_BLOCK_MS: '500',
-    EXECUTOR_SWEEP_DIRS: '/tmp:/var/tmp:/dev/shm:/run/lock',
-    ...env,
-  });
+  const daemon = new DaemonProcess(daemonEnv({ stream, uid: sandboxUid(3) }, { EXECUTOR_DEAD_STREAM: dead, ...env }));
   daemons.push(daemon);
   return { daemon, stream, dead };
 }

@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startPrivateRedis } from '../../dev/redis-server.js';
 import type { DaemonProcess } from '../helpers/daemon.js';
 import { needsRoot, sandboxUid, unique, waitFor } from '../helpers/env.js';
-import { killHard, resultEntries, startExecutor, waitForExit } from '../helpers/fleet.js';
+import { killHard, startExecutor } from '../helpers/fleet.js';
+import { resultEntries, waitForExit } from '../helpers/results.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

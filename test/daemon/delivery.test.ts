@@ -7,7 +7,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ResultsWriter } from '../../src/queue/results-writer.js';
 import type { DaemonProcess } from '../helpers/daemon.js';
 import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
-import { killHard, resultEntries, startExecutor, waitForExit, waitForStarted } from '../helpers/fleet.js';
+import { killHard, startExecutor } from '../helpers/fleet.js';
+import { resultEntries, waitForExit, waitForStarted } from '../helpers/results.js';
 
 const redis: Redis = connect();
 const running: DaemonProcess[] = [];

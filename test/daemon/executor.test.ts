@@ -3,8 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DaemonProcess } from '../helpers/daemon.js';
-import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
+import { DaemonProcess, daemonEnv } from '../helpers/daemon.js';
+import { connect, needsRoot, sandboxUid, unique, waitFor } from '../helpers/env.js';
 import { exitResult, field, output, readUntilExit } from '../helpers/results.js';
 
 const redis = connect();
@@ -20,16 +20,7 @@ function names() {
 
 function startDaemon(n: ReturnType<typeof names>, env: Record<string, string> = {}, spawnAs: { uid?: number; gid?: number } = {}): DaemonProcess {
   const d = new DaemonProcess(
-    {
-      REDIS_URL: redisUrl(),
-      EXECUTOR_STREAM: n.stream,
-      EXECUTOR_GROUP: n.group,
-      EXECUTOR_CONSUMER: n.consumer,
-      EXECUTOR_SANDBOX_USER: String(sandboxUid(1)),
-      EXECUTOR_BLOCK_MS: '500',
-      EXECUTOR_SWEEP_DIRS: '/tmp:/var/tmp:/dev/shm:/run/lock',
-      ...env,
-    },
+    daemonEnv({ stream: n.stream, uid: sandboxUid(1), consumer: n.consumer }, { EXECUTOR_GROUP: n.group, ...env }),
     [],
     spawnAs,
   );

@@ -1,9 +1,9 @@
 // Health, readiness and metrics over HTTP, from a real daemon.
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../dev/redis-server.js';
-import { DaemonProcess } from '../helpers/daemon.js';
-import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
-import { waitForExit } from '../helpers/fleet.js';
+import { DaemonProcess, daemonEnv } from '../helpers/daemon.js';
+import { connect, needsRoot, sandboxUid, unique, waitFor } from '../helpers/env.js';
+import { waitForExit } from '../helpers/results.js';
 
 const daemons: DaemonProcess[] = [];
 afterEach(async () => {
@@ -16,15 +16,7 @@ const get = async (port: number, path: string) => {
 };
 
 function daemon(stream: string, env: Record<string, string> = {}): DaemonProcess {
-  const d = new DaemonProcess({
-    REDIS_URL: redisUrl(),
-    EXECUTOR_STREAM: stream,
-    EXECUTOR_CONSUMER: unique('exec'),
-    EXECUTOR_SANDBOX_USER: String(sandboxUid(9)),
-    EXECUTOR_BLOCK_MS: '300',
-    EXECUTOR_SWEEP_DIRS: '/tmp:/var/tmp:/dev/shm:/run/lock',
-    ...env,
-  });
+  const d = new DaemonProcess(daemonEnv({ stream, uid: sandboxUid(9) }, { EXECUTOR_BLOCK_MS: '300', ...env }));
   daemons.push(d);
   return d;
 }

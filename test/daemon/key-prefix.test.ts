@@ -8,7 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ExecutorClient } from '../../src/client/client.js';
 import { answeredKey, claimKey, resultsKey } from '../../src/protocol/keys.js';
 import { credentialsOf } from '../../src/config/redis.js';
-import { BIN, DaemonProcess } from '../helpers/daemon.js';
+import { BIN, DaemonProcess, daemonEnv } from '../helpers/daemon.js';
 import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
 import { redisCluster } from '../helpers/redis-extra.js';
 import { exitResult, readUntilExit } from '../helpers/results.js';
@@ -26,15 +26,7 @@ afterAll(async () => {
 });
 
 function startDaemon(target: Record<string, string>, stream: string, prefix: string): DaemonProcess {
-  const d = new DaemonProcess({
-    ...target,
-    EXECUTOR_STREAM: stream,
-    EXECUTOR_KEY_PREFIX: prefix,
-    EXECUTOR_CONSUMER: unique('exec'),
-    EXECUTOR_SANDBOX_USER: String(UID),
-    EXECUTOR_BLOCK_MS: '300',
-    EXECUTOR_SWEEP_DIRS: '/tmp:/var/tmp:/dev/shm:/run/lock',
-  });
+  const d = new DaemonProcess(daemonEnv({ stream, uid: UID, redis: target }, { EXECUTOR_KEY_PREFIX: prefix, EXECUTOR_BLOCK_MS: '300' }));
   daemons.push(d);
   return d;
 }

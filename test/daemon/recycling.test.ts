@@ -4,8 +4,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TaskConsumer } from '../../src/queue/consumer.js';
-import { DaemonProcess } from '../helpers/daemon.js';
-import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
+import { DaemonProcess, daemonEnv } from '../helpers/daemon.js';
+import { connect, needsRoot, sandboxUid, unique, waitFor } from '../helpers/env.js';
 import { exitResult, readUntilExit } from '../helpers/results.js';
 
 const redis: Redis = connect();
@@ -20,16 +20,7 @@ afterAll(async () => {
 });
 
 function startDaemon(stream: string, consumer: string, env: Record<string, string> = {}): DaemonProcess {
-  const d = new DaemonProcess({
-    REDIS_URL: redisUrl(),
-    EXECUTOR_STREAM: stream,
-    EXECUTOR_GROUP: 'executors',
-    EXECUTOR_CONSUMER: consumer,
-    EXECUTOR_SANDBOX_USER: String(UID),
-    EXECUTOR_BLOCK_MS: '500',
-    EXECUTOR_SWEEP_DIRS: '/tmp:/var/tmp:/dev/shm:/run/lock',
-    ...env,
-  });
+  const d = new DaemonProcess(daemonEnv({ stream, uid: UID, consumer }, env));
   daemons.push(d);
   return d;
 }

@@ -6,8 +6,8 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../dev/redis-server.js';
 import { SECURITY_EVENTS } from '../../src/security-events.js';
-import { DaemonProcess, type LogLine } from '../helpers/daemon.js';
-import { connect, needsRoot, redisUrl, sandboxUid, unique } from '../helpers/env.js';
+import { DaemonProcess, type LogLine, daemonEnv, TEST_SWEEP_DIRS } from '../helpers/daemon.js';
+import { connect, needsRoot, sandboxUid, unique } from '../helpers/env.js';
 import { exitResult, readUntilExit } from '../helpers/results.js';
 
 const redis: Redis = connect();
@@ -37,15 +37,9 @@ describe.skipIf(needsRoot.skip)(`security events ${needsRoot.reason}`, () => {
     fs.chmodSync(shared, 0o1777);
     const stream = unique('tasks');
     const port = await freePort();
-    daemon = new DaemonProcess({
-      REDIS_URL: redisUrl(),
-      EXECUTOR_STREAM: stream,
-      EXECUTOR_CONSUMER: unique('exec'),
-      EXECUTOR_SANDBOX_USER: String(UID),
-      EXECUTOR_BLOCK_MS: '300',
-      EXECUTOR_HTTP_PORT: String(port),
-      EXECUTOR_SWEEP_DIRS: `/tmp:/var/tmp:/dev/shm:/run/lock:${shared}`,
-    });
+    daemon = new DaemonProcess(
+      daemonEnv({ stream, uid: UID }, { EXECUTOR_BLOCK_MS: '300', EXECUTOR_HTTP_PORT: String(port), EXECUTOR_SWEEP_DIRS: `${TEST_SWEEP_DIRS}:${shared}` }),
+    );
     await daemon.waitForLog('executor started');
 
     expect((await runTask(stream, { runtime: 'bash', code: 'sleep 30 & echo left' })).status).toBe('ok');

@@ -5,9 +5,9 @@ import fs from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readProcTable } from '../../src/sandbox/proc-table.js';
-import { DaemonProcess } from '../helpers/daemon.js';
+import { DaemonProcess, daemonEnv, TEST_SWEEP_DIRS } from '../helpers/daemon.js';
 import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
-import { resultEntries, waitForExit } from '../helpers/fleet.js';
+import { resultEntries, waitForExit } from '../helpers/results.js';
 
 const redis: Redis = connect();
 const daemons: DaemonProcess[] = [];
@@ -25,15 +25,7 @@ afterAll(async () => {
 });
 
 function startDaemon(stream: string, consumer = unique('exec')): DaemonProcess {
-  const d = new DaemonProcess({
-    REDIS_URL: redisUrl(),
-    EXECUTOR_STREAM: stream,
-    EXECUTOR_CONSUMER: consumer,
-    EXECUTOR_SANDBOX_USER: String(UID),
-    EXECUTOR_BLOCK_MS: '500',
-    EXECUTOR_WORK_DIR: workDir,
-    EXECUTOR_SWEEP_DIRS: `/tmp:/var/tmp:/dev/shm:/run/lock:${shared}`,
-  });
+  const d = new DaemonProcess(daemonEnv({ stream, uid: UID, consumer }, { EXECUTOR_WORK_DIR: workDir, EXECUTOR_SWEEP_DIRS: `${TEST_SWEEP_DIRS}:${shared}` }));
   daemons.push(d);
   return d;
 }

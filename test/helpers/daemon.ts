@@ -6,8 +6,35 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { redisUrl, unique } from './env.js';
 
 export const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
+
+/** The places a test daemon sweeps: the standard ones, without discovery (fast, and no other checkout's folders). */
+export const TEST_SWEEP_DIRS = '/tmp:/var/tmp:/dev/shm:/run/lock';
+
+export interface DaemonEnvOptions {
+  stream: string;
+  /** The sandbox uid (sandboxUid(offset)): a test file's own. */
+  uid: number;
+  consumer?: string;
+  /** `{ REDIS_URL }` or `{ REDIS_CLUSTER_NODES }`; the test run's private Redis by default. */
+  redis?: Record<string, string>;
+}
+
+/** The settings every test daemon starts from; `extra` adds to them or overrides them. */
+export function daemonEnv(o: DaemonEnvOptions, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...(o.redis ?? { REDIS_URL: redisUrl() }),
+    EXECUTOR_STREAM: o.stream,
+    EXECUTOR_GROUP: 'executors',
+    EXECUTOR_CONSUMER: o.consumer ?? unique('exec'),
+    EXECUTOR_SANDBOX_USER: String(o.uid),
+    EXECUTOR_BLOCK_MS: '500',
+    EXECUTOR_SWEEP_DIRS: TEST_SWEEP_DIRS,
+    ...extra,
+  };
+}
 
 export interface LogLine {
   msg?: string;

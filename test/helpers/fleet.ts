@@ -1,9 +1,7 @@
-// Executors as real processes for the recovery tests: start, kill -9 (with everything their
-// sandbox user still runs, as when a pod dies), and wait on the results stream.
+// Executors as real processes for the recovery tests: start them, and kill -9 them with everything
+// their sandbox user still runs, as when a pod dies. (Reading results: results.ts.)
 import { execFileSync } from 'node:child_process';
-import type { Redis, Cluster } from 'ioredis';
-import { DaemonProcess } from './daemon.js';
-import { unique, waitFor } from './env.js';
+import { DaemonProcess, daemonEnv } from './daemon.js';
 
 export interface FleetOptions {
   redis: { REDIS_URL: string } | { REDIS_CLUSTER_NODES: string };
@@ -21,15 +19,7 @@ export const FAST_RECLAIM = {
 };
 
 export function startExecutor(o: FleetOptions, uid: number): DaemonProcess {
-  return new DaemonProcess({
-    ...o.redis,
-    EXECUTOR_STREAM: o.stream,
-    EXECUTOR_GROUP: 'executors',
-    EXECUTOR_CONSUMER: unique('exec'),
-    EXECUTOR_SANDBOX_USER: String(uid),
-    ...FAST_RECLAIM,
-    ...o.env,
-  });
+  return new DaemonProcess(daemonEnv({ stream: o.stream, uid, redis: o.redis }, { ...FAST_RECLAIM, ...o.env }));
 }
 
 /** kill -9 the daemon, then every process of its sandbox user: the pod is gone. */
@@ -44,29 +34,4 @@ export async function killHard(d: DaemonProcess, uid: number): Promise<void> {
       // nothing of that user was left
     }
   }
-}
-
-type AnyRedis = Redis | Cluster;
-
-/** Entries of a results stream as [type, fields]. */
-export async function resultEntries(redis: AnyRedis, taskId: string): Promise<Record<string, string>[]> {
-  const entries = await redis.xrange(`executor:results:${taskId}`, '-', '+');
-  return entries.map(([, f]) => {
-    const o: Record<string, string> = {};
-    for (let i = 0; i + 1 < f.length; i += 2) o[f[i]!] = f[i + 1]!;
-    return o;
-  });
-}
-
-export async function waitForStarted(redis: AnyRedis, taskId: string, attempt: number, timeoutMs = 15_000): Promise<void> {
-  await waitFor(`attempt ${attempt} of ${taskId} to start`, async () =>
-    (await resultEntries(redis, taskId)).some((e) => e.type === 'started' && e.attempt === String(attempt)) ? true : undefined,
-  timeoutMs);
-}
-
-export async function waitForExit(redis: AnyRedis, taskId: string, timeoutMs = 20_000): Promise<Record<string, string>[]> {
-  return waitFor(`the exit of ${taskId}`, async () => {
-    const entries = await resultEntries(redis, taskId);
-    return entries.some((e) => e.type === 'exit') ? entries : undefined;
-  }, timeoutMs);
 }

@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DaemonProcess } from '../helpers/daemon.js';
 import { connect, needsRoot, redisUrl, sandboxUid, unique } from '../helpers/env.js';
-import { killHard, resultEntries, startExecutor, waitForExit, waitForStarted } from '../helpers/fleet.js';
+import { killHard, startExecutor } from '../helpers/fleet.js';
+import { resultEntries, waitForExit, waitForStarted } from '../helpers/results.js';
 import { persistentRedis } from '../helpers/redis-extra.js';
 
 const running: DaemonProcess[] = [];

@@ -7,6 +7,7 @@ import type { DaemonProcess } from '../helpers/daemon.js';
 import { needsRoot, redisUrl, sandboxUid, unique } from '../helpers/env.js';
 import { killHard, startExecutor, type FleetOptions } from '../helpers/fleet.js';
 import { redisCluster } from '../helpers/redis-extra.js';
+import { resultEntries } from '../helpers/results.js';
 
 const TASKS = 500;
 const KILLS = 6;
@@ -78,8 +79,7 @@ async function soak(redis: Redis | Cluster, target: FleetOptions['redis']): Prom
   let exits = 0;
   let duplicates = 0;
   for (const id of ids) {
-    const entries = await redis.xrange(`executor:results:${id}`, '-', '+');
-    const n = entries.filter(([, f]) => f[1] === 'exit').length;
+    const n = (await resultEntries(redis, id)).filter((e) => e.type === 'exit').length;
     exits += Math.min(n, 1);
     if (n > 1) duplicates += 1;
   }

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_RUNTIMES_DIR } from '../../src/runtimes/load.js';
 import { readProc, readProcTable } from '../../src/sandbox/proc-table.js';
-import { DaemonProcess } from '../helpers/daemon.js';
-import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
+import { DaemonProcess, daemonEnv } from '../helpers/daemon.js';
+import { connect, needsRoot, sandboxUid, unique, waitFor } from '../helpers/env.js';
 import { exitResult, output, readUntilExit } from '../helpers/results.js';
 
 const redis = connect();
@@ -20,14 +20,7 @@ afterEach(async () => {
 
 function startDaemon(env: Record<string, string> = {}): { daemon: DaemonProcess; stream: string } {
   const stream = unique('standby');
-  const daemon = new DaemonProcess({
-    REDIS_URL: redisUrl(),
-    EXECUTOR_STREAM: stream,
-    EXECUTOR_SANDBOX_USER: String(sandboxUid(10)),
-    EXECUTOR_BLOCK_MS: '500',
-    EXECUTOR_SWEEP_DIRS: '/tmp:/var/tmp:/dev/shm:/run/lock',
-    ...env,
-  });
+  const daemon = new DaemonProcess(daemonEnv({ stream, uid: sandboxUid(10) }, env));
   daemons.push(daemon);
   return { daemon, stream };
 }
