@@ -34,7 +34,7 @@ export const OPTIONS = {
   maxRuns: { env: 'EXECUTOR_MAX_RUNS', schema: int(1, 1_000_000), default: '100' },
   // 0: no age limit.
   maxAgeS: { env: 'EXECUTOR_MAX_AGE_S', schema: int(0, 365 * 86_400), default: '0' },
-  recycleJitter: { env: 'EXECUTOR_RECYCLE_JITTER', schema: z.coerce.number().min(0).max(0.9), default: '0.1' },
+  recycleJitter: { env: 'EXECUTOR_RECYCLE_JITTER', schema: z.coerce.number().min(0).max(1), default: '0.1' },
   wallMs: { env: 'EXECUTOR_WALL_MS', schema: int(100, 86_400_000), default: '30000' },
   cpuMs: { env: 'EXECUTOR_CPU_MS', schema: int(100, 86_400_000), default: '10000' },
   outputBytes: { env: 'EXECUTOR_OUTPUT_BYTES', schema: int(1, 1024 ** 3), default: '1048576' },

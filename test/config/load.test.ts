@@ -32,6 +32,13 @@ describe('loadConfig', () => {
     expect(c.allowSharedUser).toBe(true);
   });
 
+  it('takes the recycling settings and the key prefix, and derives the dead-letter stream from the prefix', () => {
+    const c = loadConfig({ EXECUTOR_RECYCLE_JITTER: '1', EXECUTOR_MAX_AGE_S: '0', EXECUTOR_KEY_PREFIX: 'executor:{web}:' });
+    expect([c.recycleJitter, c.maxAgeS, c.keyPrefix, c.deadStream]).toEqual([1, 0, 'executor:{web}:', 'executor:{web}:dead']);
+    expect(loadConfig({}).deadStream).toBe('executor:dead');
+    expect(loadConfig({ EXECUTOR_DEAD_STREAM: 'mine' }).deadStream).toBe('mine');
+  });
+
   it('is frozen', () => {
     expect(Object.isFrozen(loadConfig({}))).toBe(true);
   });
@@ -46,6 +53,12 @@ describe('loadConfig', () => {
     ['REDIS_URL', 'http://localhost:6379'],
     ['LOG_LEVEL', 'chatty'],
     ['EXECUTOR_ALLOW_SHARED_USER', 'maybe'],
+    ['EXECUTOR_RECYCLE_JITTER', '1.5'],
+    ['EXECUTOR_RECYCLE_JITTER', '-0.1'],
+    ['EXECUTOR_MAX_AGE_S', '-1'],
+    ['EXECUTOR_KEY_PREFIX', 'a{b'],
+    ['EXECUTOR_KEY_PREFIX', 'x{}:'],
+    ['EXECUTOR_KEY_PREFIX', '{a}{b}:'],
   ])('rejects %s=%s with a message naming the variable and the value', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}="${value.replace('.', '\\.')}" is invalid`));
   });
