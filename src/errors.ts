@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   WORKSPACE: 'EXEC_ERR_WORKSPACE',
   INPUT_FILES: 'EXEC_ERR_INPUT_FILES',
   TASK_TOO_LARGE: 'EXEC_ERR_TASK_TOO_LARGE',
+  /** A task id given to submit has its answer already: it would not run again. */
+  TASK_ID_USED: 'EXEC_ERR_TASK_ID_USED',
   CLIENT_TIMEOUT: 'EXEC_ERR_CLIENT_TIMEOUT',
   /** The client could not reach Redis (after a bounded retry). */
   CLIENT_UNREACHABLE: 'EXEC_ERR_CLIENT_UNREACHABLE',

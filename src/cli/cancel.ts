@@ -13,7 +13,7 @@ export async function cancel(argv: string[], env: NodeJS.ProcessEnv = process.en
   });
   if (positionals.length === 0) throw usageError('cancel needs at least one task id');
   for (const id of positionals) if (!taskIdSchema.safeParse(id).success) throw usageError(`not a task id: ${JSON.stringify(id)}`);
-  const { client } = clientFromSettings(settingFlags(values), env);
+  const { client } = clientFromSettings(settingFlags(values), env, false);
   try {
     for (const id of positionals) await client.cancel(id);
   } finally {

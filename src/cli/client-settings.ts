@@ -8,10 +8,14 @@ const CLIENT_OPTIONS = ['redisUrl', 'clusterNodes', 'stream', 'keyPrefix'] as co
 
 export type ClientSettings = Pick<Config, (typeof CLIENT_OPTIONS)[number]>;
 
-/** A client on the settings from the environment, `flags` (`--redis-url`, `--stream`, `--key-prefix`) on top. */
-export function clientFromSettings(flags: Flags, env: NodeJS.ProcessEnv): { client: ExecutorClient; settings: ClientSettings } {
-  const settings = loadOptions(CLIENT_OPTIONS, env, flags);
-  const client = new ExecutorClient({ redis: settings.redisUrl, clusterNodes: settings.clusterNodes, stream: settings.stream, keyPrefix: settings.keyPrefix });
+/**
+ * A client on the settings from the environment, `flags` (`--redis-url`, `--stream`, `--key-prefix`)
+ * on top. Without `results` (cancel: it writes only to the control stream) the key prefix is
+ * neither read nor validated.
+ */
+export function clientFromSettings(flags: Flags, env: NodeJS.ProcessEnv, results = true): { client: ExecutorClient; settings: ClientSettings } {
+  const settings = loadOptions(results ? CLIENT_OPTIONS : CLIENT_OPTIONS.filter((o) => o !== 'keyPrefix'), env, flags) as ClientSettings;
+  const client = new ExecutorClient({ redis: settings.redisUrl, clusterNodes: settings.clusterNodes, stream: settings.stream, ...(settings.keyPrefix === undefined ? {} : { keyPrefix: settings.keyPrefix }) });
   return { client, settings };
 }
 

@@ -51,6 +51,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   [ERROR_CODES.NOT_STARTED]: EXIT_FAILURE,
   // A task the client refuses for its size is a rejected task, like one an executor refuses.
   [ERROR_CODES.TASK_TOO_LARGE]: EXIT_EXECUTOR,
+  [ERROR_CODES.TASK_ID_USED]: EXIT_EXECUTOR,
   // `submit` answers these itself with 125 (a task without an outcome); `cancel` exits 1.
   [ERROR_CODES.CLIENT_TIMEOUT]: EXIT_FAILURE,
   [ERROR_CODES.CLIENT_UNREACHABLE]: EXIT_FAILURE,

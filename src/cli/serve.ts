@@ -86,7 +86,15 @@ async function run(deps: ExecutorDeps): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  await executor.start();
+  try {
+    await executor.start();
+  } catch (err) {
+    // A drain asked for before the executor was connected ends its connecting: a clean stop.
+    if (signals === 0) throw err;
+    logger.info({ err: (err as Error).message }, 'executor stopped before it was connected');
+    server?.close();
+    return 0;
+  }
   const reason = await executor.done();
   server?.close();
   return reason === 'dirty' ? EXIT_DIRTY : 0;

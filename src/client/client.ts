@@ -3,7 +3,7 @@
 // Redis client (see README).
 import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
-import { DEFAULT_KEY_PREFIX, DEFAULT_STREAM, KEY_PREFIX_PATTERN, TASK_FIELD, controlKey } from '../protocol/keys.js';
+import { answeredKey, DEFAULT_KEY_PREFIX, DEFAULT_STREAM, KEY_PREFIX_PATTERN, TASK_FIELD, controlKey } from '../protocol/keys.js';
 import { taskSchema, type Task, type TaskInput } from '../task/schema.js';
 import { ERROR_CODES, ExecutorError, usageError } from '../errors.js';
 import { DEFAULT_TASK_BYTES, taskTooLarge } from '../task/size.js';
@@ -86,6 +86,12 @@ export class ExecutorClient {
     // An executor would refuse it unread; say so now, in the same words, without sending it.
     const bytes = Buffer.byteLength(body);
     if (bytes > this.maxTaskBytes) throw new ExecutorError(ERROR_CODES.TASK_TOO_LARGE, taskTooLarge(bytes, this.maxTaskBytes));
+    // An id that has its answer already would not run again (its entry is dead-lettered as a
+    // duplicate) and following it would show the earlier run as if it were this one: say so.
+    // (A best effort: two submits racing with one new id are still told apart by the executors.)
+    if (input.id !== undefined && (await this.reach(() => this.redis.exists(answeredKey(task.id, this.keyPrefix)))) === 1) {
+      throw new ExecutorError(ERROR_CODES.TASK_ID_USED, `task id "${task.id}" has already run (an id runs at most once within the executors' EXECUTOR_RESULT_TTL_S); choose another id, or follow the earlier run`);
+    }
     // Follow before enqueueing is not needed: the results stream is read from its first entry.
     await this.reach(() => this.redis.xadd(this.stream, '*', TASK_FIELD, body));
     return this.follow(task.id, options);

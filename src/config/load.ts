@@ -21,9 +21,10 @@ export function loadOptions<K extends OptionName>(names: readonly K[], env: Node
   // Credentials are better kept out of the daemon's environment (which some kernels let other
   // users read through /proc): REDIS_URL_FILE names a file holding the URL instead.
   const urlFile = env.REDIS_URL_FILE;
-  if (urlFile && flags.redisUrl === undefined && names.includes('redisUrl' as K)) {
+  const urlFromFile = Boolean(urlFile && flags.redisUrl === undefined && names.includes('redisUrl' as K));
+  if (urlFromFile) {
     try {
-      flags = { ...flags, redisUrl: fs.readFileSync(urlFile, 'utf8').trim() };
+      flags = { ...flags, redisUrl: fs.readFileSync(urlFile!, 'utf8').trim() };
     } catch (err) {
       throw configError(`REDIS_URL_FILE=${JSON.stringify(urlFile)} cannot be read: ${(err as Error).message}`);
     }
@@ -38,7 +39,9 @@ export function loadOptions<K extends OptionName>(names: readonly K[], env: Node
     const parsed = option.schema.safeParse(raw);
     if (!parsed.success) {
       const why = parsed.error.issues.map((i) => i.message).join('; ');
-      throw configError(`${source}=${JSON.stringify(key === 'redisUrl' ? withoutPassword(raw) : raw)} is invalid: ${why}`);
+      const shown = JSON.stringify(key === 'redisUrl' ? withoutPassword(raw) : raw);
+      if (key === 'redisUrl' && urlFromFile) throw configError(`the URL in REDIS_URL_FILE=${JSON.stringify(urlFile)} (${shown}) is invalid: ${why}`);
+      throw configError(`${source}=${shown} is invalid: ${why}`);
     }
     out[key] = parsed.data;
   }
@@ -57,5 +60,6 @@ function resolveDerived(c: Settable): void {
 
 /** A bad URL is echoed, but never the password it may hold. */
 function withoutPassword(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^/:@]*):[^/@]*@/i, '$1:***@');
+  // Up to the last @ of the authority part: a password may hold '/', ':' or '@' unescaped.
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):.*@(?=[^@]*$)/i, '$1:***@');
 }

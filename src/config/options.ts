@@ -10,6 +10,8 @@ import { DEFAULT_RUNTIMES_DIR } from '../runtimes/load.js';
 import { MAX_PATH_BYTES } from '../task/schema.js';
 import { DEFAULT_TASK_BYTES } from '../task/size.js';
 
+// Node's timers take at most 2^31 - 1 ms (about 24.8 days); a longer one fires at once.
+const MAX_TIMER_S = Math.floor((2 ** 31 - 1) / 1000);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const flag = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no'])
@@ -33,7 +35,7 @@ export const OPTIONS = {
   consumer: { env: 'EXECUTOR_CONSUMER', schema: name, default: `${os.hostname()}-${process.pid}` },
   maxRuns: { env: 'EXECUTOR_MAX_RUNS', schema: int(1, 1_000_000), default: '100' },
   // 0: no age limit.
-  maxAgeS: { env: 'EXECUTOR_MAX_AGE_S', schema: int(0, 365 * 86_400), default: '0' },
+  maxAgeS: { env: 'EXECUTOR_MAX_AGE_S', schema: int(0, MAX_TIMER_S), default: '0' },
   recycleJitter: { env: 'EXECUTOR_RECYCLE_JITTER', schema: z.coerce.number().min(0).max(1), default: '0.1' },
   wallMs: { env: 'EXECUTOR_WALL_MS', schema: int(100, 86_400_000), default: '30000' },
   cpuMs: { env: 'EXECUTOR_CPU_MS', schema: int(100, 86_400_000), default: '10000' },

@@ -1,5 +1,6 @@
 // Where Redis is: the default URL, the cluster node list and the credentials the nodes take from
 // the URL, shared by the daemon's settings and connections and by the client.
+import { configError } from '../errors.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -34,8 +35,17 @@ export interface NodeCredentials {
 export function credentialsOf(redisUrl: string): NodeCredentials {
   const u = new URL(redisUrl);
   return {
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.username ? { username: decoded(u.username, 'user') } : {}),
+    ...(u.password ? { password: decoded(u.password, 'password') } : {}),
     ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
   };
+}
+
+/** A percent-escaped part of the URL; a malformed escape is a bad setting, not a crash. */
+function decoded(part: string, what: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw configError(`the Redis URL's ${what} has a malformed percent-escape (write % as %25)`);
+  }
 }

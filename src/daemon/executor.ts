@@ -86,8 +86,16 @@ export class Executor {
   close(): Promise<StopReason> {
     this.closing ??= (async () => {
       this.stopping = true;
+      if (this.loop === undefined) {
+        // Stopped before it was connected (Redis unreachable at start-up): end the connection
+        // attempts, which start() is waiting on, instead of retrying forever.
+        this.w.redis.disconnect();
+        this.w.blocking.disconnect();
+        await this.w.control.stop();
+        return 'stopped';
+      }
       await this.w.consumer.interrupt();
-      return this.loop ?? 'stopped';
+      return this.loop;
     })();
     return this.closing;
   }

@@ -34,3 +34,29 @@ export function connectRedis(target: RedisTarget, name: string, log: Logger): Re
 export function isCluster(redis: RedisClient): redis is Cluster {
   return redis instanceof Cluster;
 }
+
+/**
+ * Connect, and when the first attempt fails keep waiting while the client reconnects (it retries
+ * with backoff): a daemon started before its Redis is up waits for it, not-ready, instead of
+ * failing its start while its connections go on retrying. Rejects once the client is closed (a
+ * drain asked for meanwhile).
+ */
+export async function untilConnected(redis: RedisClient): Promise<void> {
+  try {
+    await redis.connect();
+  } catch {
+    if (redis.status === 'ready') return;
+    await new Promise<void>((resolve, reject) => {
+      const ready = () => {
+        redis.off('end', end);
+        resolve();
+      };
+      const end = () => {
+        redis.off('ready', ready);
+        reject(new Error('the connection was closed before it was ever ready'));
+      };
+      redis.once('ready', ready);
+      redis.once('end', end);
+    });
+  }
+}

@@ -2,7 +2,7 @@
 // never holds more tasks than the one it is running: what it did not take stays for the others.
 // Entries are read as Buffers and left undecoded: a task over the size cap is refused by its
 // byte length, without a decoded string (and a parsed copy) of it beside the bytes.
-import { isCluster, type RedisClient as Redis } from './connection.js';
+import { isCluster, untilConnected, type RedisClient as Redis } from './connection.js';
 import { TASK_FIELD } from '../protocol/keys.js';
 import { PRUNE_DEAD, REMOVE_IF_IDLE } from './group-scripts.js';
 
@@ -45,7 +45,7 @@ export class TaskConsumer {
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.blocking.connect(), this.control.connect()]);
+    await Promise.all([untilConnected(this.blocking), untilConnected(this.control)]);
     if (!isCluster(this.blocking)) await this.refreshClientId();
     await this.ensureGroup();
   }
@@ -147,7 +147,13 @@ export class TaskConsumer {
 
   /** Leave the group on a clean exit: remove this consumer, only if it holds nothing pending. */
   async removeSelf(): Promise<boolean> {
-    return (await this.control.eval(REMOVE_IF_IDLE, 1, this.opts.stream, this.opts.group, this.opts.consumer)) === 1;
+    try {
+      return (await this.control.eval(REMOVE_IF_IDLE, 1, this.opts.stream, this.opts.group, this.opts.consumer)) === 1;
+    } catch (err) {
+      // No stream or no group: nothing to leave.
+      if (/NOGROUP|no such key/i.test(String((err as Error).message))) return false;
+      throw err;
+    }
   }
 
   /**

@@ -3,7 +3,7 @@
 // holds the task, or whoever will take it later). Ids are remembered for the results TTL, so a
 // task cancelled while still queued ends `cancelled` when an executor reaches it — even an
 // executor that started after the cancel was sent, since reading starts that far back.
-import type { RedisClient as Redis } from './connection.js';
+import { untilConnected, type RedisClient as Redis } from './connection.js';
 import type { Logger } from '../log.js';
 
 const STOP_WAIT_MS = 1000;
@@ -25,7 +25,7 @@ export class ControlListener {
 
   /** Reads the recent history (so cancels sent before this executor started count), then follows. */
   async start(): Promise<void> {
-    await this.redis.connect();
+    await untilConnected(this.redis);
     let lastId = `${Math.max(0, Date.now() - this.rememberMs)}-0`;
     lastId = await this.readOnce(lastId, 0);
     this.loop = this.follow(lastId);

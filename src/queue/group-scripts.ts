@@ -3,11 +3,21 @@
 // just read an entry would otherwise lose that task. A consumer with nothing pending loses nothing
 // when removed, even a live one (its next read makes it again).
 
-/** KEYS stream; ARGV group, consumer. Removes the consumer when it has nothing pending: 1, else 0. */
+/**
+ * KEYS stream; ARGV group, consumer. Removes the consumer when it exists and has nothing pending:
+ * 1, else 0 (DELCONSUMER alone answers 0 for a consumer that was never there).
+ */
 export const REMOVE_IF_IDLE = `
-local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
-if #p > 0 then return 0 end
-return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2]) >= 0 and 1 or 0`;
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local info = {}
+  for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
+  if info['name'] == ARGV[2] then
+    if info['pending'] > 0 then return 0 end
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+    return 1
+  end
+end
+return 0`;
 
 /**
  * KEYS stream; ARGV group, min idle ms, own name. Removes every other consumer with nothing

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/daemon.js';
-import { needsRoot, redisUrl } from '../helpers/env.js';
+import { needsRoot, redisUrl, unique } from '../helpers/env.js';
 import { useSharedDaemon } from '../helpers/shared-daemon.js';
 
 interface Ran {
@@ -83,6 +83,14 @@ describe.skipIf(needsRoot.skip)(`agent-executor submit ${needsRoot.reason}`, () 
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ id: 'cli-json-1', status: 'error', exitCode: 1, stdoutBytes: 7 });
+  });
+
+  it('refuses an --id that has already run, instead of showing that earlier run as this one', async () => {
+    const id = unique('cli-reused');
+    expect(await submit(['--runtime', 'bash', '--id', id, '-e', 'echo first'])).toMatchObject({ code: 0, stdout: 'first\n' });
+    const again = await submit(['--runtime', 'bash', '--id', id, '-e', 'echo second']);
+    expect(again).toMatchObject({ code: 125, stdout: '' });
+    expect(again.stderr).toMatch(new RegExp(`task id "${id}" has already run`));
   });
 
   it('exits 2 with a clear message on a bad command line', async () => {

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, loadOptions } from '../../src/config/load.js';
+import { credentialsOf } from '../../src/config/redis.js';
 
 describe('loadConfig', () => {
   it('uses the documented defaults', () => {
@@ -39,6 +40,29 @@ describe('loadConfig', () => {
     expect(loadConfig({ EXECUTOR_DEAD_STREAM: 'mine' }).deadStream).toBe('mine');
   });
 
+  it('names REDIS_URL_FILE when the URL in it is bad, and never echoes a password, even one with a slash', () => {
+    const file = path.join(os.tmpdir(), `url-${process.pid}`);
+    fs.writeFileSync(file, 'http://user:s3/cret@host:1\n');
+    try {
+      expect(() => loadConfig({ REDIS_URL_FILE: file })).toThrow(/^the URL in REDIS_URL_FILE="[^"]+" \("http:\/\/user:\*\*\*@host:1"\) is invalid: .*must start with redis/);
+      const refused = (() => {
+        try {
+          loadConfig({ REDIS_URL: 'redis://:pa/ss@127.0.0.1:6555 bad' });
+        } catch (err) {
+          return (err as Error).message;
+        }
+        return 'accepted';
+      })();
+      expect(refused).toMatch(/^REDIS_URL="redis:\/\/:\*\*\*@127.0.0.1:6555 bad" is invalid/);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
+  it('refuses a malformed percent-escape in a cluster password as a bad setting', () => {
+    expect(() => credentialsOf('redis://:p%zz@127.0.0.1:1')).toThrow(expect.objectContaining({ code: 'EXEC_ERR_CONFIG_INVALID' }));
+  });
+
   it('is frozen', () => {
     expect(Object.isFrozen(loadConfig({}))).toBe(true);
   });
@@ -56,6 +80,8 @@ describe('loadConfig', () => {
     ['EXECUTOR_RECYCLE_JITTER', '1.5'],
     ['EXECUTOR_RECYCLE_JITTER', '-0.1'],
     ['EXECUTOR_MAX_AGE_S', '-1'],
+    // Over Node's longest timer (2^31 - 1 ms): it would fire at once and recycle every executor.
+    ['EXECUTOR_MAX_AGE_S', '2592000'],
     ['EXECUTOR_KEY_PREFIX', 'a{b'],
     ['EXECUTOR_KEY_PREFIX', 'x{}:'],
     ['EXECUTOR_KEY_PREFIX', '{a}{b}:'],

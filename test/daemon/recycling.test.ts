@@ -108,6 +108,9 @@ describe('removing consumers', () => {
     const self = new TaskConsumer(redis, redis, { stream, group: 'executors', consumer: 'holding', blockMs: 100 });
     const other = new TaskConsumer(redis, redis, { stream, group: 'executors', consumer: 'me', blockMs: 100 });
     expect(await self.removeSelf()).toBe(false);
+    // A consumer that was never in the group is not counted as removed.
+    expect(await new TaskConsumer(redis, redis, { stream, group: 'executors', consumer: 'never-there', blockMs: 100 }).removeSelf()).toBe(false);
+    expect(await new TaskConsumer(redis, redis, { stream: unique('no-stream'), group: 'executors', consumer: 'x', blockMs: 100 }).removeSelf()).toBe(false);
     expect(await other.pruneDead(0)).toEqual(['idle']);
     expect(await consumers(stream)).toEqual([{ name: 'holding', pending: 1 }]);
     // Not idle long enough: kept.

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readProcTable } from '../../src/sandbox/proc-table.js';
+import { freePort, startPrivateRedis } from '../../dev/redis-server.js';
 import { DaemonProcess, daemonEnv, TEST_SWEEP_DIRS } from '../helpers/daemon.js';
 import { connect, needsRoot, redisUrl, sandboxUid, unique, waitFor } from '../helpers/env.js';
 import { resultEntries, waitForExit } from '../helpers/results.js';
@@ -123,4 +124,33 @@ describe.skipIf(needsRoot.skip)(`start-up ${needsRoot.reason}`, () => {
       fs.rmSync(hidden, { recursive: true, force: true });
     }
   });
+
+  it('on SIGTERM before Redis was ever reached, stops at once and exits 0 (no retrying forever)', async () => {
+    const d = new DaemonProcess(daemonEnv({ stream: unique('tasks'), uid: UID, redis: { REDIS_URL: 'redis://127.0.0.1:1' } }, { EXECUTOR_WORK_DIR: workDir }));
+    daemons.push(d);
+    await d.waitForLog('redis connection error');
+    d.signal('SIGTERM');
+    const exited = await Promise.race([d.exited, new Promise((r) => setTimeout(() => r('still running 10 s after SIGTERM'), 10_000))]);
+    expect(exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('started before its Redis is up, waits for it and then serves', async () => {
+    const port = await freePort();
+    const stream = unique('tasks');
+    const d = new DaemonProcess(daemonEnv({ stream, uid: UID, redis: { REDIS_URL: `redis://127.0.0.1:${port}` } }, { EXECUTOR_WORK_DIR: workDir }));
+    daemons.push(d);
+    await d.waitForLog('redis connection error');
+    const late = await startPrivateRedis({ port });
+    try {
+      await d.waitForLog('executor started', undefined, 20_000);
+      const own = new Redis(late.url);
+      const id = unique('late');
+      await own.xadd(stream, '*', 'task', JSON.stringify({ id, runtime: 'bash', code: 'echo late' }));
+      expect((await waitForExit(own, id)).find((e) => e.type === 'exit')).toBeDefined();
+      await own.quit();
+    } finally {
+      await d.stop();
+      await late.stop();
+    }
+  }, 60_000);
 });
