@@ -4,7 +4,7 @@
 // byte length, without a decoded string (and a parsed copy) of it beside the bytes.
 import { isCluster, untilConnected, type RedisClient as Redis } from './connection.js';
 import { TASK_FIELD } from '../protocol/keys.js';
-import { PRUNE_DEAD, REMOVE_IF_IDLE } from './group-scripts.js';
+import { REMOVE_IDLE_CONSUMERS } from './group-scripts.js';
 
 export interface StreamTask {
   /** The stream entry id, used to acknowledge it. */
@@ -147,24 +147,23 @@ export class TaskConsumer {
 
   /** Leave the group on a clean exit: remove this consumer, only if it holds nothing pending. */
   async removeSelf(): Promise<boolean> {
-    try {
-      return (await this.control.eval(REMOVE_IF_IDLE, 1, this.opts.stream, this.opts.group, this.opts.consumer)) === 1;
-    } catch (err) {
-      // No stream or no group: nothing to leave.
-      if (/NOGROUP|no such key/i.test(String((err as Error).message))) return false;
-      throw err;
-    }
+    return (await this.removeIdle(0, this.opts.consumer, '')).length === 1;
   }
 
   /**
    * Remove the consumers of executors that are gone: nothing pending (a dead one's entries are
    * reclaimed first), no read tried for `minIdleMs`. Returns their names.
    */
-  async pruneDead(minIdleMs: number): Promise<string[]> {
+  pruneDead(minIdleMs: number): Promise<string[]> {
+    return this.removeIdle(minIdleMs, '', this.opts.consumer);
+  }
+
+  private async removeIdle(minIdleMs: number, only: string, except: string): Promise<string[]> {
     try {
-      return (await this.control.eval(PRUNE_DEAD, 1, this.opts.stream, this.opts.group, String(minIdleMs), this.opts.consumer)) as string[];
+      return (await this.control.eval(REMOVE_IDLE_CONSUMERS, 1, this.opts.stream, this.opts.group, String(minIdleMs), only, except)) as string[];
     } catch (err) {
-      if (String((err as Error).message).includes('NOGROUP')) return [];
+      // No stream or no group: no consumer to remove.
+      if (/NOGROUP|no such key/i.test(String((err as Error).message))) return [];
       throw err;
     }
   }
