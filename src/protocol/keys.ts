@@ -51,8 +51,6 @@ export function deadStreamKey(prefix = DEFAULT_KEY_PREFIX): string {
   return `${prefix}dead`;
 }
 
-export const DEFAULT_DEAD_STREAM = deadStreamKey();
-
 /** The control stream of a task stream: `<stream>:control` (cancel requests). */
 export function controlKey(taskStream: string): string {
   return `${taskStream}:control`;

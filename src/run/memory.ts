@@ -10,17 +10,24 @@ const TMPFS_MAGIC = 0x01021994;
 // A snippet can make its maps huge (tens of thousands of mappings): read at most this much of it.
 const MAPS_BYTES = 1024 * 1024;
 
+// Read in chunks this size: a typical maps file is a few KiB, and this runs for every process of
+// the run on every sample.
+const CHUNK_BYTES = 64 * 1024;
+
 async function readBounded(file: string): Promise<string> {
   const handle = await fs.open(file, 'r').catch(() => undefined);
   if (!handle) return '';
   try {
-    const buf = Buffer.alloc(MAPS_BYTES);
+    const chunks: Buffer[] = [];
     let length = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buf, length, buf.length - length, null);
-      if (bytesRead === 0 || (length += bytesRead) >= buf.length) break;
+    while (length < MAPS_BYTES) {
+      const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, MAPS_BYTES - length));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      length += bytesRead;
     }
-    return buf.toString('latin1', 0, length);
+    return Buffer.concat(chunks, length).toString('latin1');
   } catch {
     return '';
   } finally {
