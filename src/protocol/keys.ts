@@ -46,6 +46,11 @@ export function claimKey(taskId: string, prefix = DEFAULT_KEY_PREFIX): string {
   return taskKey('claim', taskId, prefix);
 }
 
+/** The last numbered write of a task's running attempt (so a re-sent write is not appended twice). */
+export function writtenKey(taskId: string, prefix = DEFAULT_KEY_PREFIX): string {
+  return taskKey('written', taskId, prefix);
+}
+
 /** Where tasks that will never run are copied, with the reason: `<prefix>dead` unless set. */
 export function deadStreamKey(prefix = DEFAULT_KEY_PREFIX): string {
   return `${prefix}dead`;

@@ -1,10 +1,11 @@
-// The Lua scripts that keep "one task, one run, one answer" (see results-writer.ts). All three
+// The Lua scripts that keep "one task, one run, one answer" (see results-writer.ts). All the
 // keys of a task hash to one slot (answeredKey and claimKey carry the results key as their hash
 // tag), so each script is atomic on Redis Cluster too.
 //
 // claim    `<entry id> <attempt>`: which stream entry holds the id, and its newest attempt that
 //          started; set by BEGIN, read by every later write of that attempt (the fence)
 // answered `<entry id> <attempt> <executor>`: the id has its one final answer
+// written  `<entry id> <attempt> <n>`: the last numbered output or file write of that attempt
 
 /** KEYS results, answered, claim; ARGV entry, attempt, claimTtlS, runningTtlS, started fields... */
 export const BEGIN = `
@@ -24,10 +25,19 @@ redis.call('XADD', KEYS[1], '*', unpack(ARGV, 5))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 'ok'`;
 
-/** KEYS results, claim; ARGV claim value, entry fields... Appends only while the claim is ours. */
+/**
+ * KEYS results, claim, written; ARGV claim value, sequence number, ttlS, entry fields...
+ * Appends only while the claim is ours, and each numbered write of an attempt at most once:
+ * `written` holds `<claim value> <last sequence number>`, so a write re-sent after a lost reply
+ * (ioredis re-sends unanswered commands when it reconnects) is acknowledged, not appended again.
+ */
 export const FENCED_XADD = `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+local w = redis.call('GET', KEYS[3])
+local prefix = ARGV[1] .. ' '
+if w and string.sub(w, 1, #prefix) == prefix and tonumber(string.sub(w, #prefix + 1)) >= tonumber(ARGV[2]) then return 1 end
+redis.call('SET', KEYS[3], prefix .. ARGV[2], 'EX', ARGV[3])
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
 return 1`;
 
 /**

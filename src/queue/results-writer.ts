@@ -10,7 +10,7 @@
 // paused while its task was reclaimed and rerun writes nothing once it wakes up. The one `exit`
 // is written only once per id, by the newest attempt, and says which attempt it answers.
 import type { RedisClient as Redis } from './connection.js';
-import { answeredKey, claimKey, resultsKey } from '../protocol/keys.js';
+import { answeredKey, claimKey, resultsKey, writtenKey } from '../protocol/keys.js';
 import type { EffectiveLimits, ExitResult, SandboxKind } from '../protocol/result.js';
 import type { OutputKind } from '../output/coalescer.js';
 import { ANSWER, BEGIN, FENCED_XADD } from './results-scripts.js';
@@ -39,6 +39,11 @@ export class ResultsWriter {
   readonly key: string;
   private readonly answered: string;
   private readonly claim: string;
+  private readonly written: string;
+  /** Numbers this attempt's fenced writes, in the order they are sent. */
+  private sequence = 0;
+  /** How long the claim (and the record of written writes) lives while the run goes on. */
+  private runningTtlS = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -53,6 +58,7 @@ export class ResultsWriter {
     this.key = resultsKey(taskId, prefix);
     this.answered = answeredKey(taskId, prefix);
     this.claim = claimKey(taskId, prefix);
+    this.written = writtenKey(taskId, prefix);
   }
 
   private get claimValue(): string {
@@ -63,6 +69,7 @@ export class ResultsWriter {
   async begin(executor: string, limits: EffectiveLimits, sandbox: SandboxKind, more: string[] = []): Promise<Claim> {
     if (!this.entry) throw new Error('begin() needs the stream entry');
     const runningTtlS = this.ttlS + Math.ceil(limits.wallMs / 1000) + 60;
+    this.runningTtlS = runningTtlS;
     const fields = ['type', 'started', 'executor', executor, 'attempt', String(this.entry.attempt), 'limits', JSON.stringify(limits), 'sandbox', sandbox, ...more, ...this.extra];
     const claimed = (await this.redis.eval(BEGIN, 3, this.key, this.answered, this.claim, this.entry.id, String(this.entry.attempt), String(runningTtlS), String(runningTtlS), ...fields)) as string;
     return claimed as Claim;
@@ -76,9 +83,12 @@ export class ResultsWriter {
     return this.append(['type', 'file', 'path', relPath, 'data', data, 'part', String(part), 'parts', String(parts), 'attempt', String(this.entry?.attempt ?? 1)]);
   }
 
+  // The whole script is sent each time (EVAL, not EVALSHA): after a Redis restart an EVALSHA
+  // fails with NOSCRIPT and is re-sent as EVAL, and a later EVALSHA could then overtake it.
   private append(fields: (string | Buffer)[]): Promise<unknown> {
     if (!this.entry) return this.redis.xadd(this.key, '*', ...fields);
-    return this.redis.eval(FENCED_XADD, 2, this.key, this.claim, this.claimValue, ...fields);
+    const ttlS = String(this.runningTtlS || this.ttlS);
+    return this.redis.eval(FENCED_XADD, 3, this.key, this.claim, this.written, this.claimValue, String(++this.sequence), ttlS, ...fields);
   }
 
   /**

@@ -275,7 +275,7 @@ describe('Kubernetes manifests', () => {
       expect(env.EXECUTOR_STREAM).toBe(`${prefix}tasks`);
       expect(env.EXECUTOR_GROUP).toBe('executors');
       // Task stream, control stream, results, answered markers, claims and dead letters in one slot.
-      const keys = [env.EXECUTOR_STREAM!, `${env.EXECUTOR_STREAM}:control`, `${prefix}results:t1`, `${prefix}answered:t1`, `${prefix}claim:t1`, env.EXECUTOR_DEAD_STREAM ?? `${prefix}dead`];
+      const keys = [env.EXECUTOR_STREAM!, `${env.EXECUTOR_STREAM}:control`, `${prefix}results:t1`, `${prefix}answered:t1`, `${prefix}claim:t1`, `${prefix}written:t1`, env.EXECUTOR_DEAD_STREAM ?? `${prefix}dead`];
       for (const key of keys) {
         expect(key.startsWith(prefix), key).toBe(true);
         expect(hashTag(key), key).toBe(agent);

@@ -1,12 +1,12 @@
 // The consumer's promises about Redis faults, against a real Redis: a blocking read that hangs
 // past its BLOCK time is abandoned and its connection started afresh, and a group lost with its
 // stream is made again.
-import net from 'node:net';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TaskConsumer } from '../../src/queue/consumer.js';
 import { connect, redisUrl, unique } from '../helpers/env.js';
+import { stallingProxy as proxyToRedis } from '../helpers/redis-proxy.js';
 
 const redis: Redis = connect();
 const opened: Redis[] = [];
@@ -24,36 +24,10 @@ function client(url: string): Redis {
   return r;
 }
 
-/**
- * A TCP proxy to the test Redis whose open connections can be made to swallow every reply, as a
- * connection does whose read was lost: the command went out, no answer ever comes back.
- */
-async function stallingProxy(): Promise<{ url: string; stall(): void }> {
-  const { port } = new URL(redisUrl());
-  const stalled = new WeakSet<net.Socket>();
-  const open = new Set<net.Socket>();
-  const server = net.createServer((downstream) => {
-    const upstream = net.connect(Number(port), '127.0.0.1');
-    open.add(downstream);
-    downstream.on('data', (d) => upstream.write(d));
-    upstream.on('data', (d) => {
-      if (!stalled.has(downstream)) downstream.write(d);
-    });
-    const end = () => {
-      open.delete(downstream);
-      downstream.destroy();
-      upstream.destroy();
-    };
-    downstream.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  closers.push(() => server.close());
-  return {
-    url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    stall: () => open.forEach((s) => stalled.add(s)),
-  };
+async function stallingProxy() {
+  const proxy = await proxyToRedis();
+  closers.push(() => proxy.close());
+  return proxy;
 }
 
 /** Resolves with the event, or rejects after `ms`. */
