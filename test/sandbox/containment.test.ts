@@ -9,13 +9,19 @@ import { watcherCode } from '../../src/selftest/checks.js';
 import { needsRoot } from '../helpers/env.js';
 import { identity, runSnippet, runtimes, testSandbox } from '../helpers/run.js';
 
-const uidOf = (runtime: string) => identity.uid + [...runtimes.keys()].sort().indexOf(runtime);
+// Every uid the test sandbox may give a run (runSnippet runs as the first; the daemon gives each
+// runtime its own): a check that looks at one uid only could miss the process it is about.
+const SANDBOX_UIDS = Array.from({ length: runtimes.size + 1 }, (_, i) => identity.uid + i);
+
+async function processesOfSandbox() {
+  return (await Promise.all(SANDBOX_UIDS.map((uid) => readProcTable(uid)))).flat();
+}
 
 // Read here rather than trusted from the code under test: a process is alive while any of its
 // threads is, whatever its leader's state says.
-async function liveProcessesOf(uid: number): Promise<number[]> {
+async function liveSandboxProcesses(): Promise<number[]> {
   const live: number[] = [];
-  for (const p of await readProcTable(uid)) {
+  for (const p of await processesOfSandbox()) {
     const tids = fs.readdirSync(`/proc/${p.pid}/task`, { withFileTypes: false }) as string[];
     const states = tids.map((t) => fs.readFileSync(`/proc/${p.pid}/task/${t}/stat`, 'latin1').split(') ')[1]?.[0]);
     if (states.some((s) => s !== undefined && s !== 'Z' && s !== 'X')) live.push(p.pid);
@@ -37,7 +43,7 @@ describe.skipIf(needsRoot.skip)(`containment ${needsRoot.reason}`, () => {
       let polling = true;
       const poll = (async () => {
         while (polling) {
-          for (const p of await readProcTable(uidOf('python'))) {
+          for (const p of await processesOfSandbox()) {
             const env = await fs.promises.readFile(`/proc/${p.pid}/environ`).catch(() => Buffer.alloc(0));
             // A child of the daemon itself under the sandbox uid is a helper of the daemon's.
             if (env.includes(token) || p.ppid === process.pid) holders += 1;
@@ -53,7 +59,7 @@ describe.skipIf(needsRoot.skip)(`containment ${needsRoot.reason}`, () => {
         expect(r.stdout.toString()).toBe('watching\n');
         expect(r.result.sweep).toEqual({ clean: true });
         expect(fs.readdirSync('/tmp').filter((n) => n.startsWith(`escape-${token}`))).toEqual([]);
-        expect(await liveProcessesOf(uidOf('python'))).toEqual([]);
+        expect(await liveSandboxProcesses()).toEqual([]);
       }
       polling = false;
       await poll;
@@ -163,10 +169,10 @@ describe.skipIf(needsRoot.skip)(`containment ${needsRoot.reason}`, () => {
     try {
       const r = await runSnippet('python', code);
       expect(r.stdout.toString()).toBe('hidden\n');
-      expect(await liveProcessesOf(uidOf('python'))).toEqual([]);
+      expect(await liveSandboxProcesses()).toEqual([]);
       expect(r.result.sweep).toEqual({ clean: true });
     } finally {
-      for (const pid of await liveProcessesOf(uidOf('python'))) process.kill(pid, 'SIGKILL');
+      for (const pid of await liveSandboxProcesses()) process.kill(pid, 'SIGKILL');
     }
   });
 
@@ -187,7 +193,7 @@ describe.skipIf(needsRoot.skip)(`containment ${needsRoot.reason}`, () => {
     expect(term.result).toMatchObject({ status: 'timeout', signal: 'SIGTERM' });
     const left = await runSnippet('bash', '(trap "" TERM HUP; sleep 60) & disown; echo left', { environment });
     expect(left.result).toMatchObject({ status: 'ok', sweep: { clean: true } });
-    expect(await liveProcessesOf(uidOf('bash'))).toEqual([]);
+    expect(await liveSandboxProcesses()).toEqual([]);
     const cpu = await runSnippet('python', 'import subprocess\nwhile True:\n    subprocess.run(["bash", "-c", "for i in $(seq 200); do :; done"])', {
       limits: { cpuMs: 300, wallMs: 10_000 },
       environment,
@@ -196,6 +202,6 @@ describe.skipIf(needsRoot.skip)(`containment ${needsRoot.reason}`, () => {
     expect(cpu.result.wallMs).toBeLessThan(2000);
     const bomb = await runSnippet('bash', 'bomb() { bomb | bomb & }; bomb', { limits: { wallMs: 2000 }, environment });
     expect(bomb.result.sweep).toEqual({ clean: true });
-    expect(await liveProcessesOf(uidOf('bash'))).toEqual([]);
+    expect(await liveSandboxProcesses()).toEqual([]);
   });
 });
