@@ -18,7 +18,7 @@ import { Redis } from 'ioredis';
 import { ExecutorClient, type TaskInput } from 'agent-executor';
 import { runInRunsc, startInRunsc } from '../dev/gvisor.js';
 import { freePort, startPrivateRedis } from '../dev/redis-server.js';
-import { quantiles, round, sleep, summarize, viaExecutor, type Latency } from './measure.js';
+import { quantiles, round, sessionCells, sleep, summarize, viaExecutor, type Latency } from './measure.js';
 import { rawBaseline, TRIVIAL } from './raw.js';
 
 const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -173,6 +173,11 @@ async function benchExecutor(where: Where, redisUrl: string, n: number, standby:
     const idle = await executor.rssMiB();
     const out: Record<string, unknown> = {};
     for (const runtime of ['python', 'node'] as const) out[runtime] = summarize(await latencies(client, { runtime, code: TRIVIAL[runtime].code }, n, thinkMs));
+    if (extras) {
+      // A cell of an open session: no process to start, only the Redis round trips and the kernel.
+      out.sessionCell = {};
+      for (const runtime of ['python', 'node'] as const) (out.sessionCell as Record<string, unknown>)[runtime] = summarize(await sessionCells(client, runtime, TRIVIAL[runtime].code, n, thinkMs));
+    }
     out.throughputTrivialPythonTasksPerSecond = await throughput(client, n);
     if (extras) {
       out.streaming = { ...(await streaming(client)), redisAloneMiBPerSecond: await redisStreamCeiling(redisUrl) };
@@ -219,6 +224,8 @@ function targets(native: Doc, gvisor: Doc | undefined): { target: string; measur
   const rows: [string, number, number][] = [
     ['python queue->first byte with standby <= 4 ms', s.python.firstByteMs.p50, 4],
     ['node queue->first byte with standby <= 4 ms', s.node.firstByteMs.p50, 4],
+    ['python session cell queue->first byte <= 3 ms', s.sessionCell.python.firstByteMs.p50, 3],
+    ['node session cell queue->first byte <= 3 ms', s.sessionCell.node.firstByteMs.p50, 3],
     ['python with standby / raw fresh spawn <= 0.5', native.ratioFirstByteP50ToRaw.python.withStandby, 0.5],
     ['node with standby / raw fresh spawn <= 0.2', native.ratioFirstByteP50ToRaw.node.withStandby, 0.2],
     ['trivial python tasks per second >= 50', -s.throughputTrivialPythonTasksPerSecond, -50],

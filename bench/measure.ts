@@ -52,3 +52,27 @@ export async function raw(argv: string[], file: string, code: string, env: Recor
     child.once('close', () => resolve({ firstByteMs: first, resultMs: performance.now() - t0 }));
   });
 }
+
+/** Queue -> first byte and queue -> result of `n` cells of one open session (after a warm-up). */
+export async function sessionCells(client: ExecutorClient, runtime: 'python' | 'node', code: string, n: number, thinkMs: number): Promise<Latency[]> {
+  const session = client.session({ runtime });
+  const cell = async (): Promise<Latency> => {
+    const t0 = performance.now();
+    let first = NaN;
+    const sub = await session.run(code, { onStdout: () => (first = Number.isNaN(first) ? performance.now() - t0 : first) });
+    const r = await sub.result;
+    if (r.status !== 'ok') throw new Error(`bench cell failed: ${r.status} ${r.error ?? ''}`);
+    return { firstByteMs: first, resultMs: performance.now() - t0 };
+  };
+  try {
+    for (let i = 0; i < 3; i++) await cell();
+    const xs: Latency[] = [];
+    for (let i = 0; i < n; i++) {
+      await sleep(thinkMs);
+      xs.push(await cell());
+    }
+    return xs;
+  } finally {
+    await session.close();
+  }
+}

@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   CLIENT_CLOSED: 'EXEC_ERR_CLIENT_CLOSED',
   /** An artifact's path would be saved outside the chosen folder (client side). */
   ARTIFACT_PATH_REFUSED: 'EXEC_ERR_ARTIFACT_PATH_REFUSED',
+  /** A session cell was taken by an executor from before sessions (it ran without the session's state). */
+  SESSION_UNSUPPORTED: 'EXEC_ERR_SESSION_UNSUPPORTED',
   /** An Executor method that needs start() was called before it. */
   NOT_STARTED: 'EXEC_ERR_NOT_STARTED',
   USAGE: 'EXEC_ERR_USAGE',

@@ -74,6 +74,9 @@ if ($child == 0) {
     if ($option{seccomp} && !eval { install_seccomp(); 1 }) { print STDERR $@; exit 126; }
     exec { $argv[0] } @argv or exit 127;
 }
+# A session's cells are interrupted with SIGINT to the snippet's process group, which this process
+# shares: it must not end the init (a handler, unlike SIG_IGN, is not passed on to the child).
+$SIG{INT} = sub { };
 # The run's pipes belong to the run: holding them here would keep them open after it ended.
 open(STDIN, '<', '/dev/null');
 open(STDOUT, '>', '/dev/null');

@@ -32,6 +32,8 @@ export function exitCodeFor(result: ExitResult): number {
     case 'expired':
     case 'rejected':
     case 'internal_error':
+    // The session is gone: the cell never ran (or ran to the session's end), not the snippet's doing.
+    case 'session_ended':
       return EXIT_EXECUTOR;
   }
 }
@@ -57,6 +59,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   [ERROR_CODES.CLIENT_UNREACHABLE]: EXIT_FAILURE,
   [ERROR_CODES.CLIENT_CLOSED]: EXIT_FAILURE,
   [ERROR_CODES.ARTIFACT_PATH_REFUSED]: EXIT_EXECUTOR,
+  [ERROR_CODES.SESSION_UNSUPPORTED]: EXIT_EXECUTOR,
 };
 
 /** The exit status for an error that ended a command, by its code (Node's parseArgs codes are usage errors). */

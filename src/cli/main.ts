@@ -3,6 +3,9 @@
 import { EXIT_USAGE, exitCodeForError } from './exit-code.js';
 import { serve } from './serve.js';
 import { cancel } from './cancel.js';
+import { close } from './close.js';
+import { repl } from './repl.js';
+import { sessions } from './sessions.js';
 import { selftest } from './selftest.js';
 import { submit } from './submit.js';
 
@@ -13,10 +16,13 @@ const USAGE = `usage:
   agent-executor submit (-e CODE | FILE | -) [--runtime python|node|bash] [--stdin FILE]
                        [--wall-ms N] [--cpu-ms N] [--output-bytes N] [--env K=V]... [--id ID] [--json]
                        [--file LOCAL[:REMOTE]]... [--out DIR] [--timeout-ms N] [--redis-url URL] [--stream S]
-                       [--key-prefix P] [-- ARGS...]   (REDIS_URL, REDIS_URL_FILE, REDIS_CLUSTER_NODES, EXECUTOR_STREAM, EXECUTOR_KEY_PREFIX as for serve)
+                       [--key-prefix P] [--session SID] [-- ARGS...]   (REDIS_URL, REDIS_URL_FILE, REDIS_CLUSTER_NODES, EXECUTOR_STREAM, EXECUTOR_KEY_PREFIX as for serve)
   agent-executor cancel ID... [--redis-url URL] [--stream S]
+  agent-executor repl --runtime python|node|bash [--out DIR]   an interactive session (Ctrl-C interrupts a cell, Ctrl-D closes)
+  agent-executor sessions [--json]                             the open sessions: holder, age, idle time
+  agent-executor close SID...                                  end sessions
   agent-executor selftest [--only NAME]... [--list]   run the hostile snippets against this machine's sandbox
-exit codes of submit: the snippet's own; 124 a budget or limit ended it; 125 rejected or failed in the executor; 130 cancelled; 2 usage`;
+exit codes of submit: the snippet's own; 124 a budget or limit ended it; 125 rejected, failed in the executor or session ended; 130 cancelled; 2 usage`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -29,6 +35,12 @@ async function main(argv: string[]): Promise<number> {
       return selftest(rest);
     case 'cancel':
       return cancel(rest);
+    case 'close':
+      return close(rest);
+    case 'repl':
+      return repl(rest);
+    case 'sessions':
+      return sessions(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -8,6 +8,7 @@ import { ERROR_CODES, usageError } from '../errors.js';
 import { loadRuntimes, runtimeForFile } from '../runtimes/load.js';
 import type { TaskInput } from '../task/schema.js';
 import { clientFromSettings, settingFlags } from './client-settings.js';
+import { displayPrinter } from './displays.js';
 import { EXIT_CANCELLED, EXIT_EXECUTOR, exitCodeFor } from './exit-code.js';
 
 const QUEUED_HINT_MS = 5000;
@@ -33,6 +34,7 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
       'redis-url': { type: 'string' },
       stream: { type: 'string' },
       'key-prefix': { type: 'string' },
+      session: { type: 'string' },
     },
   });
 
@@ -46,6 +48,7 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
     ...(values.stdin === undefined ? {} : { stdin: fs.readFileSync(values.stdin, 'utf8') }),
     ...(values.env ? { env: parseEnv(values.env) } : {}),
     ...(values.file ? { files: values.file.map(attach) } : {}),
+    ...(values.session === undefined ? {} : { session: values.session }),
   };
   const limits = {
     ...optionalInt('wall-ms', values['wall-ms'], 'wallMs'),
@@ -61,6 +64,7 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
   try {
     let attempts = 0;
     const saveArtifact = values.out === undefined ? undefined : artifactSaver(values.out);
+    const showDisplay = displayPrinter(values.out);
     // Ctrl-C cancels the task rather than leaving it running unattended; a second one quits.
     const onInterrupt = () => {
       if (submitted === undefined) process.exit(EXIT_CANCELLED);
@@ -72,6 +76,8 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
     const submission = await client.submit(task, {
       ...timeout,
       ...(saveArtifact ? { onFile: saveArtifact } : {}),
+      ...(values.session === undefined ? {} : { session: values.session }),
+      ...(values.json ? {} : { onDisplay: showDisplay }),
       onStarted: (e) => {
         clearTimeout(queuedHint);
         attempts += 1;

@@ -3,11 +3,12 @@
 // Redis client (see README).
 import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
-import { answeredKey, DEFAULT_KEY_PREFIX, DEFAULT_STREAM, KEY_PREFIX_PATTERN, TASK_FIELD, controlKey } from '../protocol/keys.js';
+import { answeredKey, sessionKey, sessionsIndexKey, DEFAULT_KEY_PREFIX, DEFAULT_STREAM, KEY_PREFIX_PATTERN, TASK_FIELD, controlKey } from '../protocol/keys.js';
 import { taskSchema, type Task, type TaskInput } from '../task/schema.js';
 import { ERROR_CODES, ExecutorError, usageError } from '../errors.js';
 import { DEFAULT_TASK_BYTES, taskTooLarge } from '../task/size.js';
 import { Submission, type FollowOptions } from './follow.js';
+import { SessionHandle, type SessionOptions } from './session.js';
 import { DEFAULT_REDIS_URL, credentialsOf, parseClusterNodes, type ClusterNode } from '../config/redis.js';
 
 export interface ClientOptions {
@@ -21,6 +22,16 @@ export interface ClientOptions {
   keyPrefix?: string;
   /** The executors' EXECUTOR_TASK_BYTES: a larger task is refused here instead of sent; default 20 MiB. */
   maxTaskBytes?: number;
+}
+
+export interface SessionInfo {
+  id: string;
+  /** The consumer name of the executor that holds it. */
+  holder: string;
+  runtime: string;
+  openedAt: number;
+  lastActive: number;
+  cells: number;
 }
 
 export class ExecutorClient {
@@ -81,11 +92,7 @@ export class ExecutorClient {
 
   /** Validate and enqueue a task (an id is generated when missing), then follow it. */
   async submit(input: TaskInput, options: FollowOptions = {}): Promise<Submission> {
-    const task = this.validate(input);
-    const body = JSON.stringify(task);
-    // An executor would refuse it unread; say so now, in the same words, without sending it.
-    const bytes = Buffer.byteLength(body);
-    if (bytes > this.maxTaskBytes) throw new ExecutorError(ERROR_CODES.TASK_TOO_LARGE, taskTooLarge(bytes, this.maxTaskBytes));
+    const { task, body } = this.serialise(input);
     // An id that has its answer already would not run again (its entry is dead-lettered as a
     // duplicate) and following it would show the earlier run as if it were this one: say so.
     // (A best effort: two submits racing with one new id are still told apart by the executors.)
@@ -95,6 +102,54 @@ export class ExecutorClient {
     // Follow before enqueueing is not needed: the results stream is read from its first entry.
     await this.reach(() => this.redis.xadd(this.stream, '*', TASK_FIELD, body));
     return this.follow(task.id, options);
+  }
+
+  /** A validated task and its JSON, refused here when an executor would refuse it for its size. */
+  private serialise(input: TaskInput): { task: Task; body: string } {
+    const task = this.validate(input);
+    const body = JSON.stringify(task);
+    // An executor would refuse it unread; say so now, in the same words, without sending it.
+    const bytes = Buffer.byteLength(body);
+    if (bytes > this.maxTaskBytes) throw new ExecutorError(ERROR_CODES.TASK_TOO_LARGE, taskTooLarge(bytes, this.maxTaskBytes));
+    return { task, body };
+  }
+
+  /**
+   * A stateful session (README, "Sessions"): `run(code)` sends each cell in order and follows it
+   * like `submit` (plus `onDisplay`); `close()` ends it. Nothing is sent before the first `run`.
+   */
+  session(options: SessionOptions): SessionHandle {
+    return new SessionHandle(
+      {
+        redis: this.redis,
+        keyPrefix: this.keyPrefix,
+        submit: (input, o) => this.submit(input, o),
+        serialise: (input) => {
+          const { task, body } = this.serialise(input);
+          return { id: task.id, body };
+        },
+        follow: (id, o) => this.follow(id, o),
+        closeSession: (id) => this.closeSession(id),
+      },
+      options,
+    );
+  }
+
+  /** The open sessions (oldest first): holder, runtime, when opened, last active, cells run. */
+  async listSessions(): Promise<SessionInfo[]> {
+    const ids = await this.reach(() => this.redis.zrange(sessionsIndexKey(this.keyPrefix), 0, -1));
+    const infos: SessionInfo[] = [];
+    for (const id of ids) {
+      const r = await this.redis.hgetall(sessionKey(id, this.keyPrefix));
+      if (r.state !== 'open') continue;
+      infos.push({ id, holder: r.holder ?? '', runtime: r.runtime ?? '', openedAt: Number(r.opened), lastActive: Number(r.lastActive ?? r.opened), cells: Number(r.cells ?? 0) });
+    }
+    return infos;
+  }
+
+  /** Close a session: its holder ends it and wipes it; cells still queued are answered `session_ended`. */
+  async closeSession(id: string): Promise<void> {
+    await this.reach(() => this.redis.xadd(controlKey(this.stream), '*', 'close', id));
   }
 
   /** Follow the results of a task submitted earlier (or by someone else). */

@@ -13,6 +13,18 @@ export function decodeEntry(fields: Buffer[]): ResultEvent | undefined {
         attempt: Number(text('attempt')),
         limits: JSON.parse(text('limits')),
         sandbox: text('sandbox') === 'gvisor' ? 'gvisor' : 'none',
+        ...(map.has('session')
+          ? { session: { id: text('session'), cell: Number(text('cell')), stream: text('sessionStream'), idleDeadline: Number(text('idleDeadline')), lifetimeDeadline: Number(text('lifetimeDeadline')) } }
+          : {}),
+      };
+    case 'display':
+      return {
+        type: 'display',
+        mime: text('mime'),
+        data: map.get('data') ?? Buffer.alloc(0),
+        display: Number(text('display') || 1),
+        part: Number(text('part') || 1),
+        parts: Number(text('parts') || 1),
       };
     case 'stdout':
     case 'stderr':

@@ -3,7 +3,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { ERROR_CODES, ExecutorError } from '../errors.js';
 import { DEFAULT_KEY_PREFIX, resultsKey } from '../protocol/keys.js';
-import type { ExitResult, FileEvent, ResultEvent, StartedEvent } from '../protocol/result.js';
+import type { DisplayEvent, ExitResult, FileEvent, ResultEvent, StartedEvent } from '../protocol/result.js';
 import { decodeEntry } from './events.js';
 
 export interface FollowOptions {
@@ -13,6 +13,13 @@ export interface FollowOptions {
   onFile?: (event: FileEvent) => void;
   /** Called at the start of every attempt; output of an earlier attempt should be discarded. */
   onStarted?: (event: StartedEvent) => void;
+  /** Called with each part of each rich output of a session cell (an image, HTML...), in order. */
+  onDisplay?: (event: DisplayEvent) => void;
+  /**
+   * The session the task names: a `started` that does not name it comes from an executor that
+   * knows no sessions (it ran the task stateless), and `result` is rejected with SESSION_UNSUPPORTED.
+   */
+  session?: string;
   /** Give up (rejecting `result`) when no exit arrived within this many ms; none by default. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -23,6 +30,9 @@ type StreamReply = [Buffer, [Buffer, Buffer[]][]][] | null;
 
 export class Submission implements AsyncIterable<ResultEvent> {
   readonly result: Promise<ExitResult>;
+  /** The first `started` entry; rejected when the task ends (or following fails) without one. */
+  readonly started: Promise<StartedEvent>;
+  private onStartedOnce: (e: StartedEvent) => void = () => undefined;
   private readonly queue: ResultEvent[] = [];
   private waiting: (() => void) | undefined;
   private finished = false;
@@ -35,7 +45,17 @@ export class Submission implements AsyncIterable<ResultEvent> {
     /** The executors' EXECUTOR_KEY_PREFIX. */
     private readonly keyPrefix = DEFAULT_KEY_PREFIX,
   ) {
+    let failStarted: (err: unknown) => void = () => undefined;
+    this.started = new Promise((resolve, reject) => {
+      this.onStartedOnce = resolve;
+      failStarted = reject;
+    });
+    this.started.catch(() => undefined);
     this.result = this.follow(connection, options);
+    this.result.then(
+      () => failStarted(new ExecutorError(ERROR_CODES.CLIENT_CLOSED, `task ${this.id} was answered without running`)),
+      failStarted,
+    );
     // The caller may only iterate; a failure is still reported there, never unhandled.
     this.result.catch(() => undefined);
   }
@@ -85,7 +105,13 @@ export class Submission implements AsyncIterable<ResultEvent> {
           lastId = entryId.toString();
           const event = decodeEntry(fields);
           if (!event) continue;
-          if (event.type === 'started') o.onStarted?.(event);
+          if (event.type === 'started' && o.session !== undefined && event.session?.id !== o.session) {
+            throw new ExecutorError(ERROR_CODES.SESSION_UNSUPPORTED, `the executor that took task ${this.id} (${event.executor}) does not know sessions: it ran the cell without the session's state; upgrade the executors`);
+          }
+          if (event.type === 'started') {
+            this.onStartedOnce(event);
+            o.onStarted?.(event);
+          } else if (event.type === 'display') o.onDisplay?.(event);
           else if (event.type === 'stdout') o.onStdout?.(event.data);
           else if (event.type === 'stderr') o.onStderr?.(event.data);
           else if (event.type === 'file') o.onFile?.(event);

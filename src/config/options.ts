@@ -110,6 +110,12 @@ export const OPTIONS = {
     default: 'all',
   },
   standbyBootMs: { env: 'EXECUTOR_STANDBY_BOOT_MS', schema: int(100, 600_000), default: '30000' },
+  // Sessions (README, "Sessions"). 0 refuses session tasks (a pool of one-shot executors).
+  sessions: { env: 'EXECUTOR_SESSIONS', schema: flag, default: '1' },
+  sessionIdleMs: { env: 'EXECUTOR_SESSION_IDLE_MS', schema: int(1000, MAX_TIMER_S * 1000), default: '600000' },
+  sessionLifetimeMs: { env: 'EXECUTOR_SESSION_LIFETIME_MS', schema: int(1000, MAX_TIMER_S * 1000), default: '3600000' },
+  sessionCpuMs: { env: 'EXECUTOR_SESSION_CPU_MS', schema: int(100, 86_400_000), default: '60000' },
+  sessionLeaseMs: { env: 'EXECUTOR_SESSION_LEASE_MS', schema: int(1000, 600_000), default: '15000' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -52,7 +52,8 @@ export function admit(entry: AdmitEntry, c: AdmitContext): Admission {
     };
   }
   const { task } = parsed;
-  if (entry.deliveries > c.maxAttempts) {
+  // A cell is never run again anywhere (README, "Sessions"): routing answers a reclaimed one.
+  if (entry.deliveries > c.maxAttempts && task.session === undefined) {
     const why = `abandoned after ${entry.deliveries - 1} attempts: every executor that ran it stopped answering (EXECUTOR_MAX_ATTEMPTS=${c.maxAttempts})`;
     return { kind: 'refused', why: 'abandoned', task, result: notRunResult('internal_error', why), deadReason: why };
   }

@@ -8,6 +8,7 @@ import type { StandbyPool } from '../standby/pool.js';
 import type { ExecutorMetrics } from './metrics.js';
 import { recycleLimits, type RecycleLimits } from './recycle-policy.js';
 import { shutDown } from './shutdown.js';
+import { reapLostSessions } from './session-route.js';
 import { handleTask } from './task-flow.js';
 import { startStandbys, wire, type ExecutorDeps, type Wiring } from './wiring.js';
 
@@ -24,6 +25,7 @@ const STOP_MESSAGES: Record<StopReason, string> = {
 export type StopReason = 'recycled' | 'aged' | 'stopped' | 'dirty';
 
 const READ_ERROR_BACKOFF_MS = 1000;
+const LOST_SESSIONS_EVERY_MS = 60_000;
 
 export class Executor {
   private readonly w: Wiring;
@@ -38,7 +40,7 @@ export class Executor {
   private closing: Promise<StopReason> | undefined;
 
   constructor(deps: ExecutorDeps, metrics?: ExecutorMetrics) {
-    this.w = wire(deps, metrics, this.forced.signal, () => this.taking);
+    this.w = wire(deps, metrics, this.forced.signal, () => this.taking, () => this.stopping);
     this.recycle = recycleLimits(deps.config);
   }
 
@@ -138,7 +140,10 @@ export class Executor {
           await new Promise((r) => setTimeout(r, READ_ERROR_BACKOFF_MS));
           continue;
         }
-        if (entry === null) continue;
+        if (entry === null) {
+          await this.reapLostSessions();
+          continue;
+        }
         if (await this.handle(entry)) {
           reason = 'dirty';
           break;
@@ -166,6 +171,15 @@ export class Executor {
       this.w.logger.error({ err, entryId: entry.entryId }, 'handling a task failed; it was not acknowledged');
       return false;
     }
+  }
+
+  private lastReap = 0;
+
+  // Sessions whose executor died are ended by whoever notices; idle executors look once a minute.
+  private async reapLostSessions(): Promise<void> {
+    if (Date.now() - this.lastReap < LOST_SESSIONS_EVERY_MS) return;
+    this.lastReap = Date.now();
+    await reapLostSessions(this.w).catch((err: Error) => this.w.logger.warn({ err: err.message }, 'looking for lost sessions failed'));
   }
 
   /** Counts a run that is about to start; returns the runs left. */

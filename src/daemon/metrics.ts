@@ -1,6 +1,6 @@
 // Prometheus metrics of one executor (prom-client, a registry of its own).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ExitResult, SandboxKind } from '../protocol/result.js';
+import { SESSION_END_REASONS, type ExitResult, type SandboxKind } from '../protocol/result.js';
 import { SECURITY_EVENTS, securityEvents } from '../security-events.js';
 
 export class ExecutorMetrics {
@@ -38,6 +38,15 @@ export class ExecutorMetrics {
     registers: [this.registry],
   });
   readonly consumersRemoved = new Counter({ name: 'executor_consumers_removed_total', help: 'Consumers removed from the group: this one on exit, and dead ones with nothing pending', registers: [this.registry] });
+  readonly sessionsOpen = new Gauge({ name: 'executor_sessions_open', help: 'Sessions this executor holds (0 or 1)', registers: [this.registry] });
+  readonly cells = new Counter({ name: 'executor_session_cells_total', help: 'Cells run in sessions, by runtime', labelNames: ['runtime'], registers: [this.registry] });
+  readonly sessionEnds = new Counter({ name: 'executor_session_ends_total', help: 'Sessions ended, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly sessionDuration = new Histogram({
+    name: 'executor_session_duration_seconds',
+    help: 'How long sessions were open',
+    buckets: [1, 10, 60, 300, 600, 1800, 3600, 7200],
+    registers: [this.registry],
+  });
   readonly gvisor = new Gauge({ name: 'executor_gvisor', help: '1 when the executor runs under gVisor', registers: [this.registry] });
 
   constructor(runsLeft: number, sandbox: SandboxKind) {
@@ -45,6 +54,8 @@ export class ExecutorMetrics {
     this.runsLeft.set(runsLeft);
     this.gvisor.set(sandbox === 'gvisor' ? 1 : 0);
     for (const event of Object.values(SECURITY_EVENTS)) this.securityEvents.inc({ event }, 0);
+    for (const reason of SESSION_END_REASONS) this.sessionEnds.inc({ reason }, 0);
+    this.sessionsOpen.set(0);
     securityEvents.on('event', (event) => this.securityEvents.inc({ event }));
   }
 

@@ -17,6 +17,13 @@ export interface Admitted {
   limits: EffectiveLimits;
 }
 
+export interface TaskOutcome {
+  /** The sandbox is dirty after the run: the executor must stop. */
+  dirty: boolean;
+  /** The runtime that ran, when one did. */
+  ran?: string;
+}
+
 export interface RunOutcome {
   report: RunReport;
   /** Nothing proves the sandbox clean: the executor must stop before another task. */

@@ -6,15 +6,12 @@ import type { StandbyPool } from '../standby/pool.js';
 import { admit } from './admit.js';
 import { answerRefusal, refuseDuplicate, taskLogger } from './answer.js';
 import { deliverResult, reportRun } from './deliver.js';
-import { runTask } from './run-task.js';
+import { runTask, type TaskOutcome } from './run-task.js';
+import { holdSession } from './session-hold.js';
+import { routeSessionTask } from './session-route.js';
 import type { Wiring } from './wiring.js';
 
-export interface TaskOutcome {
-  /** The sandbox is dirty after the run: the executor must stop. */
-  dirty: boolean;
-  /** The runtime that ran, when one did. */
-  ran?: string;
-}
+export type { TaskOutcome } from './run-task.js';
 
 const NOT_RUN: TaskOutcome = { dirty: false };
 
@@ -38,6 +35,11 @@ export async function handleTask(w: Wiring, standbys: StandbyPool | undefined, e
     return NOT_RUN;
   }
   const { task } = admission;
+  if (task.session !== undefined) {
+    // Opened here: this executor holds the session until it ends, and takes no other work.
+    if ((await routeSessionTask(w, entry, admission)) === 'done') return NOT_RUN;
+    return holdSession(w, entry, admission, countRun);
+  }
   const log = taskLogger(w.logger, task, entry.deliveries);
   const writer = new ResultsWriter(w.redis, { taskId: task.id, prefix: config.keyPrefix }, config.resultTtlS, task.traceparent ? ['traceparent', task.traceparent] : [], { id: entry.entryId, attempt: entry.deliveries });
 

@@ -11,9 +11,10 @@ import { ControlListener } from '../queue/control.js';
 import { TaskSource, consumerGoneAfterMs, reclaimAfterMs } from '../queue/task-source.js';
 import { configuredMaxima, effectiveLimits } from '../run/limits.js';
 import type { RuntimeRegistry } from '../runtimes/load.js';
-import { STANDBY_BOOTSTRAPS_DIR } from '../runtimes/load.js';
+import { SESSION_KERNELS_DIR, STANDBY_BOOTSTRAPS_DIR } from '../runtimes/load.js';
 import type { PreparedSandbox } from '../sandbox/prepare.js';
 import { installBootstraps, StandbyPool } from '../standby/pool.js';
+import { SessionStore } from '../queue/session-store.js';
 import type { ExecutorMetrics } from './metrics.js';
 
 export interface ExecutorDeps {
@@ -38,9 +39,14 @@ export interface Wiring extends ExecutorDeps {
   maxima: EffectiveLimits;
   /** Aborted by a forced stop: the run in hand ends at once. */
   forced: AbortSignal;
+  sessions: SessionStore;
+  /** The session kernels, installed in the work dir on first use (see installBootstraps). */
+  kernelsDir: () => string;
+  /** Draining: a held session ends `drained`. */
+  draining: () => boolean;
 }
 
-export function wire(deps: ExecutorDeps, metrics: ExecutorMetrics | undefined, forced: AbortSignal, taking: () => boolean): Wiring {
+export function wire(deps: ExecutorDeps, metrics: ExecutorMetrics | undefined, forced: AbortSignal, taking: () => boolean, draining: () => boolean): Wiring {
   const { config, logger } = deps;
   const redis = connectRedis(config, `${config.consumer}:main`, logger);
   const blocking = connectRedis(config, `${config.consumer}:read`, logger);
@@ -51,7 +57,10 @@ export function wire(deps: ExecutorDeps, metrics: ExecutorMetrics | undefined, f
     { logger, taking, onReclaimed: () => metrics?.reclaimed.inc(), onPruned: (n) => metrics?.consumersRemoved.inc(n) },
   );
   const control = new ControlListener(connectRedis(config, `${config.consumer}:control-read`, logger), controlKey(config.stream), config.resultTtlS * 1000, logger);
-  return { ...deps, metrics, redis, blocking, consumer, source, control, maxima: configuredMaxima(config), forced };
+  let kernels: string | undefined;
+  const kernelsDir = () => (kernels ??= installBootstraps(SESSION_KERNELS_DIR, deps.sandbox.workDir));
+  const sessions = new SessionStore(redis, config.keyPrefix);
+  return { ...deps, metrics, redis, blocking, consumer, source, control, maxima: configuredMaxima(config), forced, sessions, kernelsDir, draining };
 }
 
 /** Interpreters started ahead of time; only with dedicated sandbox users (one uid per runtime). */

@@ -51,6 +51,30 @@ export function writtenKey(taskId: string, prefix = DEFAULT_KEY_PREFIX): string 
   return taskKey('written', taskId, prefix);
 }
 
+/**
+ * A session's keys (README, "Sessions"), all hash-tagged with the session id so its scripts are
+ * atomic on a cluster (under a prefix with a hash tag of its own, that tag decides: the same slot
+ * as the rest of the prefix). `<prefix>session:{<sid>}` is its record (a hash: state, holder,
+ * runtime, deadlines, cells, end reason), `...:cells` the direct stream its holder reads, `...:lease`
+ * the holder's lease (a key with a TTL the holder keeps renewing).
+ */
+export function sessionKey(sessionId: string, prefix = DEFAULT_KEY_PREFIX): string {
+  return `${prefix}session:{${sessionId}}`;
+}
+
+export function sessionStreamKey(sessionId: string, prefix = DEFAULT_KEY_PREFIX): string {
+  return `${sessionKey(sessionId, prefix)}:cells`;
+}
+
+export function sessionLeaseKey(sessionId: string, prefix = DEFAULT_KEY_PREFIX): string {
+  return `${sessionKey(sessionId, prefix)}:lease`;
+}
+
+/** The open sessions, a sorted set of ids scored by when they opened (`agent-executor sessions`). */
+export function sessionsIndexKey(prefix = DEFAULT_KEY_PREFIX): string {
+  return `${prefix}sessions`;
+}
+
 /** Where tasks that will never run are copied, with the reason: `<prefix>dead` unless set. */
 export function deadStreamKey(prefix = DEFAULT_KEY_PREFIX): string {
   return `${prefix}dead`;

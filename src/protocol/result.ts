@@ -13,6 +13,7 @@ export const RUN_STATUSES = [
   'expired',
   'rejected',
   'internal_error',
+  'session_ended',
 ] as const;
 
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -73,6 +74,21 @@ export interface ExitResult {
   artifacts?: ArtifactEntry[];
   /** Entries of `out/` past the listing cap (EXECUTOR_ARTIFACT_LIST): at least this many, not listed. */
   artifactsUnlisted?: number;
+  /** The session the task ran in (or named): its id, the cell's number, and why it ended, once it has. */
+  session?: SessionResult;
+}
+
+/** Why a session ended (README, "Sessions"). */
+export const SESSION_END_REASONS = ['closed', 'idle', 'lifetime', 'exited', 'crashed', 'budget', 'memory_limit', 'drained', 'executor_lost'] as const;
+
+export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
+
+export interface SessionResult {
+  id: string;
+  /** The cell this task was, from 1; absent when it never ran. */
+  cell?: number;
+  /** Set once the session has ended (with this cell, or before it could run). */
+  ended?: SessionEndReason;
 }
 
 export interface ArtifactEntry {
@@ -104,6 +120,21 @@ export interface StartedEvent {
   attempt: number;
   limits: EffectiveLimits;
   sandbox: SandboxKind;
+  /** For a cell of a session: the session, the cell's number, the direct stream and the deadlines (epoch ms). */
+  session?: { id: string; cell: number; stream: string; idleDeadline: number; lifetimeDeadline: number };
+}
+
+/**
+ * Rich output of a session cell: `type display mime <m> data <bytes> display <k>` (and `part <i>
+ * parts <n>` when over 1 MiB). Entries with the same k are representations of one object.
+ */
+export interface DisplayEvent {
+  type: 'display';
+  mime: string;
+  data: Buffer;
+  display: number;
+  part: number;
+  parts: number;
 }
 
 export interface OutputEvent {
@@ -125,10 +156,10 @@ export interface ExitEvent {
   result: ExitResult;
 }
 
-export type ResultEvent = StartedEvent | OutputEvent | FileEvent | ExitEvent;
+export type ResultEvent = StartedEvent | OutputEvent | FileEvent | DisplayEvent | ExitEvent;
 
 /** An exit result for a task that never ran. */
-export function notRunResult(status: 'rejected' | 'internal_error' | 'cancelled' | 'expired', error: string): ExitResult {
+export function notRunResult(status: 'rejected' | 'internal_error' | 'cancelled' | 'expired' | 'session_ended', error: string): ExitResult {
   return {
     status,
     exitCode: null,

@@ -136,6 +136,24 @@ export class TaskConsumer {
   }
 
   /**
+   * New entries, up to `count`, without blocking (a session's holder looks at the task stream
+   * between cells, for cells of its own session).
+   */
+  async readNew(count: number): Promise<StreamTask[]> {
+    const reply = (await this.blocking.callBuffer('XREADGROUP', 'GROUP', this.opts.group, this.opts.consumer, 'COUNT', count, 'STREAMS', this.opts.stream, '>')) as [Buffer, [Buffer, Buffer[]][]][] | null;
+    return (reply?.[0]?.[1] ?? []).map(([id, fields]) => ({ entryId: id.toString(), raw: fieldOf(fields, TASK_FIELD), deliveries: 1, fields }));
+  }
+
+  /**
+   * Give back an entry this executor read but will not run (it holds a session): it goes to a
+   * consumer no executor reads as, idle since long ago and with its delivery count as before, so
+   * the next executor that looks for stale entries takes it at once, as attempt 1 again.
+   */
+  async handBack(entryId: string): Promise<void> {
+    await this.control.xclaim(this.opts.stream, this.opts.group, HANDED_BACK_CONSUMER, 0, entryId, 'IDLE', HANDED_BACK_IDLE_MS, 'RETRYCOUNT', 0, 'JUSTID');
+  }
+
+  /**
    * Copy an entry that will never run to the dead-letter stream, with the reason. With
    * `withoutTask` (an entry refused for its size) the `task` field is left out and its size
    * recorded instead, as `taskBytes`.
@@ -190,6 +208,11 @@ export class TaskConsumer {
     }
   }
 }
+
+/** Who holds the entries a session's holder gave back: no executor reads under this name. */
+export const HANDED_BACK_CONSUMER = 'handed-back';
+// Idle "since long ago": past any reclaim threshold at once.
+const HANDED_BACK_IDLE_MS = 1e12;
 
 function fieldOf(fields: Buffer[], name: string): Buffer | undefined {
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i]!.toString() === name) return fields[i + 1];

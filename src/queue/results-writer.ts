@@ -85,6 +85,15 @@ export class ResultsWriter {
 
   // The whole script is sent each time (EVAL, not EVALSHA): after a Redis restart an EVALSHA
   // fails with NOSCRIPT and is re-sent as EVAL, and a later EVALSHA could then overtake it.
+  /**
+   * One representation of displayed object `display` (from 1 within the cell): `type display
+   * mime <m> data <bytes> display <k>`, with `part <i> parts <n>` when it was split.
+   */
+  display(display: number, mime: string, data: Buffer, part = 1, parts = 1): Promise<unknown> {
+    const split = parts > 1 ? ['part', String(part), 'parts', String(parts)] : [];
+    return this.append(['type', 'display', 'mime', mime, 'data', data, 'display', String(display), ...split, 'attempt', String(this.entry?.attempt ?? 1)]);
+  }
+
   private append(fields: (string | Buffer)[]): Promise<unknown> {
     if (!this.entry) return this.redis.xadd(this.key, '*', ...fields);
     const ttlS = String(this.runningTtlS || this.ttlS);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 
 export const FILE_PLACEHOLDER = '{file}';
 export const STANDBY_PLACEHOLDER = '{standby}';
+export const SESSION_PLACEHOLDER = '{session}';
 
 export const runtimeProfileSchema = z
   .object({
@@ -37,6 +38,11 @@ export const runtimeProfileSchema = z
         startupEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/)).default([]),
       })
       .optional(),
+    /**
+     * How to start a session's interpreter (README, "Sessions"; docs/session-kernel.md): argv of a
+     * kernel that runs cells; `{session}` is the kernels folder. Absent: no sessions of this runtime.
+     */
+    session: z.object({ command: z.array(z.string().min(1)).min(1) }).optional(),
   })
   .refine((p) => p.command.includes(FILE_PLACEHOLDER), {
     message: `command must contain ${FILE_PLACEHOLDER}`,

@@ -62,6 +62,15 @@ export const taskFileSchema = z.object({
 
 export type TaskFile = z.output<typeof taskFileSchema>;
 
+/**
+ * A session a task runs in (README, "Sessions"): its id alone, or the id with an idle timeout and a
+ * lifetime that may only lower the executor's (EXECUTOR_SESSION_IDLE_MS, _LIFETIME_MS).
+ */
+export const sessionRefSchema = z.union([
+  taskIdSchema,
+  z.object({ id: taskIdSchema, idleMs: positiveInt.optional(), lifetimeMs: positiveInt.optional() }),
+]);
+
 export const taskSchema = z.object({
   id: taskIdSchema,
   runtime: z.string({ required_error: 'runtime is required' }).min(1),
@@ -73,6 +82,8 @@ export const taskSchema = z.object({
   files: z.array(taskFileSchema).max(10_000).optional(),
   /** Epoch ms after which a still-queued task is answered `expired` instead of run. */
   deadline: z.number().int().positive().optional(),
+  /** The session to run in, as its next cell (opened by the first task that names it). */
+  session: sessionRefSchema.optional(),
   /** W3C trace context, carried into the logs and the result entries. */
   traceparent: z
     .string()
@@ -98,5 +109,17 @@ export const taskSchema = z.object({
 });
 
 export type Task = z.output<typeof taskSchema>;
+
+export interface SessionRef {
+  id: string;
+  idleMs?: number;
+  lifetimeMs?: number;
+}
+
+/** The session a task names, in its one form; undefined when it names none. */
+export function sessionOf(task: Pick<Task, 'session'>): SessionRef | undefined {
+  const s = task.session;
+  return typeof s === 'string' ? { id: s } : s;
+}
 /** What a caller may submit: a task whose id the client may fill in. */
 export type TaskInput = Omit<Task, 'id'> & { id?: string };

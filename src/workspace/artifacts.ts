@@ -28,6 +28,8 @@ export interface ArtifactCaps {
   maxListed: number;
   /** Files must belong to this uid. */
   uid: number;
+  /** path → sha256 of files already returned (a session's earlier cells): those unchanged are left out. */
+  known?: ReadonlyMap<string, string>;
 }
 
 export interface Artifacts {
@@ -166,6 +168,7 @@ async function readEntries(outFd: number, kept: { rel: Buffer; parts: Found }[],
       }
       hashed += data.length;
       const sha256 = createHash('sha256').update(data).digest('hex');
+      if (caps.known?.get(path) === sha256) continue;
       if (!fits) {
         infos.push({ path, bytes: data.length, sha256, included: false, reason: capReason(includedFiles, caps) });
         continue;

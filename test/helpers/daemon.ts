@@ -49,7 +49,12 @@ export class DaemonProcess {
   private readonly listeners = new Set<() => void>();
   private closed = false;
 
-  constructor(env: Record<string, string>, args: string[] = [], spawnOptions: { uid?: number; gid?: number } = {}) {
+  constructor(
+    /** The daemon's settings, as given. */
+    readonly env: Record<string, string>,
+    args: string[] = [],
+    spawnOptions: { uid?: number; gid?: number } = {},
+  ) {
     const bin = spawnOptions.uid === undefined ? BIN : binReadableByOthers();
     this.child = spawn(process.execPath, [bin, 'serve', ...args], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LOG_LEVEL: 'info', ...env },

@@ -1,0 +1,173 @@
+// The executor's end of one session kernel (docs/session-kernel.md): cells go out on fd 3, the
+// kernel's events come back there, and its stdout and stderr are read all session long with the
+// sync markers taken out, so that each event is emitted after exactly the output that preceded it.
+// Nothing the kernel says is trusted: a snippet can write to fd 3 too. Malformed lines are ignored,
+// an overlong one is dropped, and a `done` whose markers never come (the snippet closed fd 1, say)
+// is taken after a short wait rather than never.
+import { randomBytes } from 'node:crypto';
+import type { Duplex, Readable } from 'node:stream';
+import { MarkerScanner, type Scanned } from './markers.js';
+
+export type CellStatus = 'ok' | 'error' | 'interrupted';
+
+export type KernelEvent =
+  | { kind: 'output'; stream: 'stdout' | 'stderr'; data: Buffer }
+  | { kind: 'display'; cell: number; display: number; mime: string; data: Buffer }
+  | { kind: 'done'; cell: number; status: CellStatus };
+
+// A display may be an image of several MiB; base64 makes it a third larger.
+const MAX_LINE_BYTES = 48 * 1024 * 1024;
+// How long a `done` waits for its markers before it is taken anyway.
+const MARKER_WAIT_MS = 500;
+const STATUSES = new Set<string>(['ok', 'error', 'interrupted']);
+
+interface Pending {
+  /** The marker it waits for on stdout (and, for done, on stderr too). */
+  m: number;
+  both: boolean;
+  event: KernelEvent;
+  at: number;
+}
+
+export class KernelLink {
+  readonly ready: Promise<void>;
+  readonly closed: Promise<void>;
+  private readonly scanners = { stdout: new MarkerScanner(), stderr: new MarkerScanner() };
+  private readonly seen = { stdout: 0, stderr: 0 };
+  private readonly ended = { stdout: false, stderr: false };
+  private pending: Pending[] = [];
+  private cell: { n: number; resolve: (s: CellStatus) => void; reject: (e: Error) => void } | undefined;
+  private onReady: () => void = () => undefined;
+  private line: Buffer[] = [];
+  private lineBytes = 0;
+  private dropping = false;
+  private isClosed = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly io: { stdout: Readable; stderr: Readable; channel: Duplex },
+    private readonly onEvent: (e: KernelEvent) => void,
+  ) {
+    let failReady: (e: Error) => void = () => undefined;
+    this.ready = new Promise((resolve, reject) => {
+      this.onReady = resolve;
+      failReady = reject;
+    });
+    this.ready.catch(() => undefined);
+    for (const stream of ['stdout', 'stderr'] as const) {
+      io[stream].on('data', (chunk: Buffer) => this.take(stream, this.scanners[stream].push(chunk)));
+      io[stream].once('end', () => {
+        this.take(stream, this.scanners[stream].end());
+        this.ended[stream] = true;
+        this.release();
+      });
+      io[stream].on('error', () => undefined);
+    }
+    io.channel.on('data', (chunk: Buffer) => this.lines(chunk));
+    io.channel.on('error', () => undefined);
+    this.closed = new Promise((resolve) => io.channel.once('close', () => resolve()));
+    void this.closed.then(() => {
+      this.isClosed = true;
+      const err = new Error('the kernel closed its channel');
+      failReady(err);
+      this.cell?.reject(err);
+      this.cell = undefined;
+    });
+  }
+
+  /** Run one cell; resolves once the kernel is done with it and its output is all out. */
+  run(c: { cell: number; code: string; stdin?: string }): Promise<CellStatus> {
+    if (this.isClosed) return Promise.reject(new Error('the kernel closed its channel'));
+    const token = randomBytes(16).toString('hex');
+    this.scanners.stdout.token = token;
+    this.scanners.stderr.token = token;
+    this.seen.stdout = 0;
+    this.seen.stderr = 0;
+    this.pending = [];
+    const code = Buffer.from(c.code);
+    const stdin = Buffer.from(c.stdin ?? '');
+    return new Promise((resolve, reject) => {
+      this.cell = { n: c.cell, resolve, reject };
+      this.io.channel.write(Buffer.concat([Buffer.from(`cell ${c.cell} ${token} ${code.length} ${stdin.length}\n`), code, stdin]));
+    });
+  }
+
+  close(): void {
+    this.io.channel.end();
+  }
+
+  private take(stream: 'stdout' | 'stderr', parts: Scanned[]): void {
+    for (const p of parts) {
+      if ('data' in p) this.onEvent({ kind: 'output', stream, data: p.data });
+      else {
+        this.seen[stream] = Math.max(this.seen[stream], p.marker);
+        this.release();
+      }
+    }
+  }
+
+  // Emits the events whose markers have been seen, in the order the kernel sent them.
+  private release(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.pending.length > 0) {
+      const p = this.pending[0]!;
+      const outOk = this.seen.stdout >= p.m || this.ended.stdout;
+      const errOk = !p.both || this.seen.stderr >= p.m || this.ended.stderr;
+      const late = Date.now() - p.at >= MARKER_WAIT_MS;
+      if (!(outOk && errOk) && !late) {
+        this.timer = setTimeout(() => this.release(), MARKER_WAIT_MS - (Date.now() - p.at));
+        return;
+      }
+      this.pending.shift();
+      this.onEvent(p.event);
+      if (p.event.kind === 'done' && this.cell?.n === p.event.cell) {
+        const { resolve } = this.cell;
+        this.cell = undefined;
+        resolve(p.event.status);
+      }
+    }
+  }
+
+  private lines(chunk: Buffer): void {
+    let from = 0;
+    for (let nl = chunk.indexOf(10, from); nl !== -1; nl = chunk.indexOf(10, from)) {
+      this.part(chunk.subarray(from, nl));
+      if (!this.dropping) this.handle(Buffer.concat(this.line).toString());
+      this.line = [];
+      this.lineBytes = 0;
+      this.dropping = false;
+      from = nl + 1;
+    }
+    if (from < chunk.length) this.part(chunk.subarray(from));
+  }
+
+  private part(b: Buffer): void {
+    if (this.dropping) return;
+    this.lineBytes += b.length;
+    if (this.lineBytes > MAX_LINE_BYTES) {
+      this.dropping = true;
+      this.line = [];
+      return;
+    }
+    this.line.push(Buffer.from(b));
+  }
+
+  private handle(line: string): void {
+    const w = line.split(' ');
+    if (w[0] === 'ready' && w.length === 1) return this.onReady();
+    const cell = this.cell?.n;
+    if (w[0] === 'display' && w.length === 6 && Number(w[1]) === cell) {
+      const [k, m] = [Number(w[2]), Number(w[3])];
+      if (!Number.isInteger(k) || k < 1 || !Number.isInteger(m) || !/^[a-z]+\/[a-z0-9.+-]+$/.test(w[4]!)) return;
+      this.queue({ m, both: false, at: Date.now(), event: { kind: 'display', cell, display: k, mime: w[4]!, data: Buffer.from(w[5]!, 'base64') } });
+    } else if (w[0] === 'done' && w.length === 4 && Number(w[1]) === cell && STATUSES.has(w[2]!)) {
+      this.queue({ m: Number(w[3]) || 0, both: true, at: Date.now(), event: { kind: 'done', cell, status: w[2] as CellStatus } });
+    }
+  }
+
+  private queue(p: Pending): void {
+    this.pending.push(p);
+    this.release();
+  }
+}
