@@ -6,13 +6,12 @@ import { createLogger } from '../log.js';
 import { configuredMaxima } from '../run/limits.js';
 import { loadRuntimes } from '../runtimes/load.js';
 import { prepareSandbox } from '../sandbox/prepare.js';
-import { HOSTILE_CHECKS } from '../selftest/checks.js';
-import { runSelftest } from '../selftest/runner.js';
+import { runSelftest, SELFTEST_CHECKS } from '../selftest/runner.js';
 
 export async function selftest(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { only: { type: 'string', multiple: true }, list: { type: 'boolean' } }, strict: true });
   if (values.list) {
-    for (const c of HOSTILE_CHECKS) process.stdout.write(`${c.name}\n`);
+    for (const name of SELFTEST_CHECKS) process.stdout.write(`${name}\n`);
     return 0;
   }
   const config = loadConfig();

@@ -14,6 +14,9 @@ import type { PreparedSandbox } from '../sandbox/prepare.js';
 import type { RunContext } from '../sandbox/types.js';
 import { HOSTILE_CHECKS, type CheckContext, type HostileCheck } from './checks.js';
 import { probeCode, problemsIn, type ProbeFindings } from './probe.js';
+import { SESSION_CHECK, sessionCheck } from './session-check.js';
+import { SESSION_KERNELS_DIR } from '../runtimes/load.js';
+import { installBootstraps } from '../standby/pool.js';
 
 export interface CheckOutcome {
   name: string;
@@ -36,6 +39,7 @@ const SELFTEST_LIMITS: Partial<EffectiveLimits> = { wallMs: 10_000, cpuMs: 5_000
 
 export async function runSelftest(o: SelftestOptions): Promise<CheckOutcome[]> {
   const checks = o.only?.length ? HOSTILE_CHECKS.filter((c) => o.only!.includes(c.name)) : HOSTILE_CHECKS;
+  const withSession = !o.only?.length || o.only.includes(SESSION_CHECK);
   const listener = await listen();
   const secretPath = path.join(o.sandbox.workDir, `.selftest-secret-${process.pid}`);
   fs.writeFileSync(secretPath, 'token: do-not-read\n', { mode: 0o600 });
@@ -45,6 +49,12 @@ export async function runSelftest(o: SelftestOptions): Promise<CheckOutcome[]> {
     for (const check of checks) {
       const outcome = await runCheck(check, ctx, listener, o);
       if (!outcome.ok) securityEvent(o.logger, SECURITY_EVENTS.selftestFailed, { check: check.name, detail: outcome.detail }, 'a hostile selftest check failed');
+      outcomes.push(outcome);
+      o.onOutcome?.(outcome);
+    }
+    if (withSession) {
+      const outcome = await runSessionCheck(o);
+      if (!outcome.ok) securityEvent(o.logger, SECURITY_EVENTS.selftestFailed, { check: outcome.name, detail: outcome.detail }, 'a hostile selftest check failed');
       outcomes.push(outcome);
       o.onOutcome?.(outcome);
     }
@@ -103,6 +113,21 @@ export async function runCheck(
   if (probeProblems.length) return { name: check.name, ok: false, detail: `next run not clean: ${probeProblems.join('; ')} [${summary}]` };
   const listed = check.name === 'writable-places' ? `; writable: ${writable.join(', ') || 'none besides the scratch directory'}` : '';
   return { name: check.name, ok: true, detail: `${summary}; next run clean${listed}${note}` };
+}
+
+/** Every check's name, in the order they run (`selftest --list`). */
+export const SELFTEST_CHECKS: readonly string[] = [...HOSTILE_CHECKS.map((c) => c.name), SESSION_CHECK];
+
+async function runSessionCheck(o: SelftestOptions): Promise<CheckOutcome> {
+  const started = Date.now();
+  const runCtx = o.sandbox.runContext(o.logger.child({ check: SESSION_CHECK }), 'python');
+  const failed = await sessionCheck(runCtx, {
+    runtimes: o.runtimes,
+    limits: effectiveLimits(o.maxima, SELFTEST_LIMITS),
+    kernelsDir: installBootstraps(SESSION_KERNELS_DIR, o.sandbox.workDir),
+  }).catch((err: Error) => `the session failed inside the executor: ${err.message.slice(0, 300)}`);
+  const took = `${Date.now() - started} ms`;
+  return failed ? { name: SESSION_CHECK, ok: false, detail: `${failed} [${took}]` } : { name: SESSION_CHECK, ok: true, detail: `state kept across cells, nothing of it left after the session; next session clean [${took}]` };
 }
 
 async function probe(

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateRedis, type PrivateRedis } from '../../dev/redis-server.js';
-import { HOSTILE_CHECKS } from '../../src/selftest/checks.js';
+import { SELFTEST_CHECKS } from '../../src/selftest/runner.js';
 import { SNIPPETS } from './fixtures/snippets.js';
 import { dockerAvailable, startDocker, tail, type PrivateDocker } from './helpers/docker.js';
 import { REPO } from './helpers/repo.js';
@@ -198,7 +198,7 @@ describe.skipIf(dockerAvailable.skip)(`images built and run under gVisor ${docke
     need(IMAGES.team);
     const r = await d.docker(['run', '--rm', '--runtime=runsc', ...POD_LIKE, IMAGES.team, 'agent-executor', 'selftest'], { timeoutMs: 240_000, allowFailure: true });
     expect(r.stdout).toMatch(/^sandbox: gvisor;/m);
-    expect(r.stdout, tail(r.stdout + r.stderr)).toContain(`${HOSTILE_CHECKS.length} passed, 0 failed`);
+    expect(r.stdout, tail(r.stdout + r.stderr)).toContain(`${SELFTEST_CHECKS.length} passed, 0 failed`);
     expect(r.code).toBe(0);
   });
 
@@ -222,7 +222,7 @@ describe.skipIf(dockerAvailable.skip)(`images built and run under gVisor ${docke
       const sweep = ['-e', 'EXECUTOR_SWEEP_DIRS=/tmp:/var/tmp:/dev/shm:/dev/mqueue:/run:/var/lib/agent-executor'];
       const r = await d.docker(['run', '--rm', ...POD_LIKE, ...seccomp, ...sweep, image, 'agent-executor', 'selftest'], { timeoutMs: 240_000, allowFailure: true });
       expect(r.stdout).toMatch(/^sandbox: none;/m);
-      expect(r.stdout, tail(r.stdout + r.stderr)).toContain(`${HOSTILE_CHECKS.length} passed, 0 failed`);
+      expect(r.stdout, tail(r.stdout + r.stderr)).toContain(`${SELFTEST_CHECKS.length} passed, 0 failed`);
     }, 300_000);
   });
 
