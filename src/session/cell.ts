@@ -85,7 +85,9 @@ export async function runCell(s: Session, n: number, task: Task, limits: Effecti
   const over = s.ended.then(() => 'over' as const);
   // The kernel gone mid-cell (it exited, crashed, was killed): the session's end says how.
   const running = interpreter.link.run({ cell: n, code: task.code, stdin: task.stdin }).catch(() => over);
-  const aborted = new Promise<'over'>((resolve) => hooks.abort.addEventListener('abort', () => resolve('over'), { once: true }));
+  // Removed when the cell is over: a session's cells would pile up listeners on the executor's signal.
+  const cellOver = new AbortController();
+  const aborted = new Promise<'over'>((resolve) => hooks.abort.addEventListener('abort', () => resolve('over'), { once: true, signal: cellOver.signal }));
   if (hooks.abort.aborted) s.end('drained');
   let status: CellStatus | 'over' = await Promise.race([running, budget.then(() => 'budget' as const), over, aborted]).then(async (first) => {
     if (first !== 'budget') return first;
@@ -97,6 +99,7 @@ export async function runCell(s: Session, n: number, task: Task, limits: Effecti
   });
   if (hooks.abort.aborted) s.end('drained');
   clearTimeout(wall);
+  cellOver.abort();
   hooks.cancel.removeEventListener('abort', onCancel);
   const cpuMs = await s.usage.cellEnded();
   const wallMs = performance.now() - started;

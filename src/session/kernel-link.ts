@@ -22,18 +22,23 @@ const MARKER_WAIT_MS = 500;
 const STATUSES = new Set<string>(['ok', 'error', 'interrupted']);
 
 interface Pending {
-  /** The marker it waits for on stdout (and, for done, on stderr too). */
+  /** The marker it is positioned at, on stdout (and, for done, on stderr too). */
   m: number;
   both: boolean;
   event: KernelEvent;
   at: number;
 }
 
+type Item = { data: Buffer } | { marker: number; at: number };
+type Stream = 'stdout' | 'stderr';
+
 export class KernelLink {
   readonly ready: Promise<void>;
   readonly closed: Promise<void>;
   private readonly scanners = { stdout: new MarkerScanner(), stderr: new MarkerScanner() };
-  private readonly seen = { stdout: 0, stderr: 0 };
+  // What each stream said, in order, not yet passed on: output is held behind a marker whose
+  // event has not been emitted yet, so an event always comes out right where its marker was.
+  private readonly items: Record<Stream, Item[]> = { stdout: [], stderr: [] };
   private readonly ended = { stdout: false, stderr: false };
   private pending: Pending[] = [];
   private cell: { n: number; resolve: (s: CellStatus) => void; reject: (e: Error) => void } | undefined;
@@ -59,7 +64,7 @@ export class KernelLink {
       io[stream].once('end', () => {
         this.take(stream, this.scanners[stream].end());
         this.ended[stream] = true;
-        this.release();
+        this.pump();
       });
       io[stream].on('error', () => undefined);
     }
@@ -81,8 +86,6 @@ export class KernelLink {
     const token = randomBytes(16).toString('hex');
     this.scanners.stdout.token = token;
     this.scanners.stderr.token = token;
-    this.seen.stdout = 0;
-    this.seen.stderr = 0;
     this.pending = [];
     const code = Buffer.from(c.code);
     const stdin = Buffer.from(c.stdin ?? '');
@@ -96,36 +99,62 @@ export class KernelLink {
     this.io.channel.end();
   }
 
-  private take(stream: 'stdout' | 'stderr', parts: Scanned[]): void {
-    for (const p of parts) {
-      if ('data' in p) this.onEvent({ kind: 'output', stream, data: p.data });
-      else {
-        this.seen[stream] = Math.max(this.seen[stream], p.marker);
-        this.release();
-      }
-    }
+  private take(stream: Stream, parts: Scanned[]): void {
+    for (const p of parts) this.items[stream].push('data' in p ? p : { marker: p.marker, at: Date.now() });
+    this.pump();
   }
 
-  // Emits the events whose markers have been seen, in the order the kernel sent them.
-  private release(): void {
+  // Passes on output up to the first marker of each stream, and an event once every marker it is
+  // positioned at heads its stream; a marker whose event never comes (or an event whose marker
+  // never does: the snippet closed fd 1) stops holding anything back after MARKER_WAIT_MS.
+  private pump(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    while (this.pending.length > 0) {
-      const p = this.pending[0]!;
-      const outOk = this.seen.stdout >= p.m || this.ended.stdout;
-      const errOk = !p.both || this.seen.stderr >= p.m || this.ended.stderr;
-      const late = Date.now() - p.at >= MARKER_WAIT_MS;
-      if (!(outOk && errOk) && !late) {
-        this.timer = setTimeout(() => this.release(), MARKER_WAIT_MS - (Date.now() - p.at));
-        return;
+    for (;;) {
+      this.flushData('stdout');
+      this.flushData('stderr');
+      const next = this.pending[0];
+      const now = Date.now();
+      if (next) {
+        const at = (s: Stream) => this.ended[s] || this.headMarker(s) === next.m;
+        if ((at('stdout') && (!next.both || at('stderr'))) || now - next.at >= MARKER_WAIT_MS) {
+          this.pending.shift();
+          for (const s of ['stdout', 'stderr'] as const) if (this.headMarker(s) === next.m && (s === 'stdout' || next.both)) this.items[s].shift();
+          this.emit(next.event);
+          continue;
+        }
       }
-      this.pending.shift();
-      this.onEvent(p.event);
-      if (p.event.kind === 'done' && this.cell?.n === p.event.cell) {
-        const { resolve } = this.cell;
-        this.cell = undefined;
-        resolve(p.event.status);
+      // A marker no event is waiting for (its event is late, or never comes).
+      let dropped = false;
+      for (const s of ['stdout', 'stderr'] as const) {
+        const head = this.items[s][0];
+        if (head && 'marker' in head && !this.pending.some((p) => p.m === head.marker) && now - head.at >= MARKER_WAIT_MS) {
+          this.items[s].shift();
+          dropped = true;
+        }
       }
+      if (dropped) continue;
+      break;
+    }
+    if (this.pending.length > 0 || this.items.stdout.length > 0 || this.items.stderr.length > 0) this.timer = setTimeout(() => this.pump(), MARKER_WAIT_MS);
+  }
+
+  private flushData(s: Stream): void {
+    const items = this.items[s];
+    while (items.length > 0 && 'data' in items[0]!) this.onEvent({ kind: 'output', stream: s, data: (items.shift() as { data: Buffer }).data });
+  }
+
+  private headMarker(s: Stream): number | undefined {
+    const head = this.items[s][0];
+    return head && 'marker' in head ? head.marker : undefined;
+  }
+
+  private emit(event: KernelEvent): void {
+    this.onEvent(event);
+    if (event.kind === 'done' && this.cell?.n === event.cell) {
+      const { resolve } = this.cell;
+      this.cell = undefined;
+      resolve(event.status);
     }
   }
 
@@ -168,6 +197,6 @@ export class KernelLink {
 
   private queue(p: Pending): void {
     this.pending.push(p);
-    this.release();
+    this.pump();
   }
 }

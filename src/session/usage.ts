@@ -29,6 +29,7 @@ export class SessionUsage {
   private cell: { baseMs: number; budgetMs: number; onOver: () => void } | undefined;
   private readonly stop = new AbortController();
   private wake: (() => void) | undefined;
+  private rewait = false;
 
   constructor(
     private readonly o: UsageWatchOptions,
@@ -41,6 +42,9 @@ export class SessionUsage {
   /** A cell starts: its CPU counts from the last sample; `onOver` once it reaches `budgetMs`. */
   cellStarted(budgetMs: number, onOver: () => void): void {
     this.cell = { baseMs: this.cpuMs, budgetMs, onOver };
+    // The sampler's wait starts over at the cell interval, without a sample now: a /proc scan at
+    // once would compete with the cell for the CPU, and most cells are over before the next one.
+    this.rewait = true;
     this.wake?.();
   }
 
@@ -61,6 +65,10 @@ export class SessionUsage {
       const wait = this.cell ? this.o.intervalMs : this.o.intervalMs * IDLE_FACTOR;
       await Promise.race([delay(wait, this.stop.signal), new Promise<void>((r) => (this.wake = r))]);
       if (this.stop.signal.aborted) return;
+      if (this.rewait) {
+        this.rewait = false;
+        continue;
+      }
       try {
         const verdict = await this.sample();
         if (verdict === 'cell_cpu') {
