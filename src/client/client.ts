@@ -154,10 +154,27 @@ export class ExecutorClient {
 
   /** Follow the results of a task submitted earlier (or by someone else). */
   follow(id: string, options: FollowOptions = {}): Submission {
+    return new Submission(id, this.takeReader(), options, this.keyPrefix);
+  }
+
+  // Each submission follows its results on a connection of its own (the read blocks). One is kept
+  // connected ahead of time, so a submission does not wait for a connection to be made: for a
+  // session's cells that is a good part of the round trip.
+  private spare: Redis | Cluster | undefined;
+
+  private takeReader(): Redis | Cluster {
+    const reader = this.spare ?? this.newReader();
+    this.spare = this.closed ? undefined : this.newReader();
+    return reader;
+  }
+
+  private newReader(): Redis | Cluster {
     const reader = this.redis.duplicate();
     reader.on('error', () => undefined);
-    return new Submission(id, reader, options, this.keyPrefix);
+    return reader;
   }
+
+  private closed = false;
 
   /**
    * Cancel a task: a running one stops (status `cancelled`), a queued one ends `cancelled` without
@@ -168,6 +185,9 @@ export class ExecutorClient {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.spare?.disconnect();
+    this.spare = undefined;
     if (this.ownsConnection) await this.redis.quit().catch(() => this.redis.disconnect());
   }
 

@@ -13,6 +13,7 @@ import { answerWithoutRun, taskLogger } from './answer.js';
 import { runCellTask, type Cell } from './session-cell.js';
 import { answerWaitingCells, sessionEndedResult, taskIdOf } from './session-route.js';
 import { ResultsWriter } from '../queue/results-writer.js';
+import type { StandbyPool } from '../standby/pool.js';
 import type { Admitted, TaskOutcome } from './run-task.js';
 import { admit } from './admit.js';
 import type { Wiring } from './wiring.js';
@@ -21,13 +22,14 @@ import type { Wiring } from './wiring.js';
 // looked at in between.
 const READ_BLOCK_MS = 250;
 
-export async function holdSession(w: Wiring, entry: StreamTask, opening: Admitted, countRun: () => number): Promise<TaskOutcome> {
+export async function holdSession(w: Wiring, standbys: StandbyPool | undefined, entry: StreamTask, opening: Admitted, countRun: () => number): Promise<TaskOutcome> {
   const { task, profile, limits } = opening;
   const ref = sessionOf(task)!;
   const log = w.logger.child({ session: ref.id, runtime: task.runtime });
   const ctx = w.sandbox.runContext(log, task.runtime);
   const idleMs = Math.min(ref.idleMs ?? Infinity, w.config.sessionIdleMs);
   const lifetimeMs = Math.min(ref.lifetimeMs ?? Infinity, w.config.sessionLifetimeMs);
+  await standbys?.retire(task.runtime);
   const started = await SessionInterpreter.start(ctx, profile, task, limits, w.kernelsDir(), w.config.standbyBootMs).catch((err: Error) => `executor failure: ${err.message}`);
   if (typeof started === 'string') {
     log.error({ error: started }, 'the session could not start');

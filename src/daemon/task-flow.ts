@@ -38,7 +38,7 @@ export async function handleTask(w: Wiring, standbys: StandbyPool | undefined, e
   if (task.session !== undefined) {
     // Opened here: this executor holds the session until it ends, and takes no other work.
     if ((await routeSessionTask(w, entry, admission)) === 'done') return NOT_RUN;
-    return holdSession(w, entry, admission, countRun);
+    return holdSession(w, standbys, entry, admission, countRun);
   }
   const log = taskLogger(w.logger, task, entry.deliveries);
   const writer = new ResultsWriter(w.redis, { taskId: task.id, prefix: config.keyPrefix }, config.resultTtlS, task.traceparent ? ['traceparent', task.traceparent] : [], { id: entry.entryId, attempt: entry.deliveries });

@@ -90,6 +90,17 @@ export class StandbyPool {
     return undefined;
   }
 
+  /**
+   * Retire the standby of `runtime`, if one waits: a session is about to run under its uid (a
+   * session never runs on a standby, and nothing may wait beside a snippet under the same uid).
+   */
+  async retire(runtime: string): Promise<void> {
+    const starting = this.waiting.get(runtime);
+    if (!starting) return;
+    this.waiting.delete(runtime);
+    await (await starting)?.retire().catch(() => undefined);
+  }
+
   /** Retire every waiting standby; no new ones start. */
   async close(): Promise<void> {
     this.closed = true;
