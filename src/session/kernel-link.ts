@@ -121,6 +121,8 @@ export class KernelLink {
           this.pending.shift();
           for (const s of ['stdout', 'stderr'] as const) if (this.headMarker(s) === next.m && (s === 'stdout' || next.both)) this.items[s].shift();
           this.emit(next.event);
+          // The other representations of the same object, at the same place.
+          while (this.pending[0]?.m === next.m && this.pending[0].event.kind === 'display') this.emit(this.pending.shift()!.event);
           continue;
         }
       }
@@ -186,10 +188,17 @@ export class KernelLink {
     const w = line.split(' ');
     if (w[0] === 'ready' && w.length === 1) return this.onReady();
     const cell = this.cell?.n;
-    if (w[0] === 'display' && w.length === 6 && Number(w[1]) === cell) {
+    if (w[0] === 'display' && w.length >= 6 && w.length % 2 === 0 && Number(w[1]) === cell) {
+      // One line per object, every representation on it: all of them come out where its marker was.
       const [k, m] = [Number(w[2]), Number(w[3])];
-      if (!Number.isInteger(k) || k < 1 || !Number.isInteger(m) || !/^[a-z]+\/[a-z0-9.+-]+$/.test(w[4]!)) return;
-      this.queue({ m, both: false, at: Date.now(), event: { kind: 'display', cell, display: k, mime: w[4]!, data: Buffer.from(w[5]!, 'base64') } });
+      if (!Number.isInteger(k) || k < 1 || !Number.isInteger(m)) return;
+      for (let i = 4; i + 1 < w.length; i += 2) {
+        if (!/^[a-z]+\/[a-z0-9.+-]+$/.test(w[i]!)) return;
+      }
+      for (let i = 4; i + 1 < w.length; i += 2) {
+        this.pending.push({ m, both: false, at: Date.now(), event: { kind: 'display', cell, display: k, mime: w[i]!, data: Buffer.from(w[i + 1]!, 'base64') } });
+      }
+      this.pump();
     } else if (w[0] === 'done' && w.length === 4 && Number(w[1]) === cell && STATUSES.has(w[2]!)) {
       this.queue({ m: Number(w[3]) || 0, both: true, at: Date.now(), event: { kind: 'done', cell, status: w[2] as CellStatus } });
     }

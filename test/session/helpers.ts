@@ -2,7 +2,7 @@
 // plain XADD, results read with XREAD, so the tests check what any controller sees.
 import type { Redis } from 'ioredis';
 import { exitResult, field, output, readUntilExit, type RawEntry } from '../helpers/results.js';
-import { unique } from '../helpers/env.js';
+import { unique, waitFor } from '../helpers/env.js';
 
 export interface CellResult {
   id: string;
@@ -35,10 +35,36 @@ export async function readCell(redis: Redis, id: string, timeoutMs = 20_000): Pr
   };
 }
 
-/** The order of the entries' types, output entries with their text: to check interleaving. */
+/** The stdout and display entries in order, adjacent stdout chunks joined: to check interleaving. */
 export function sequence(entries: RawEntry[]): string[] {
-  return entries
-    .map((e) => [field(e, 'type'), field(e, 'type') === 'display' ? field(e, 'mime') : field(e, 'data')] as const)
-    .filter(([t]) => t === 'stdout' || t === 'display')
-    .map(([t, d]) => `${t}:${d.trim()}`);
+  const out: string[] = [];
+  let text: string | undefined;
+  for (const e of entries) {
+    const type = field(e, 'type');
+    if (type === 'stdout') text = (text ?? '') + field(e, 'data');
+    else if (type === 'display') {
+      if (text !== undefined) out.push(`stdout:${text.trim()}`);
+      text = undefined;
+      out.push(`display:${field(e, 'mime')}`);
+    }
+  }
+  if (text !== undefined) out.push(`stdout:${text.trim()}`);
+  return out;
+}
+
+/**
+ * Sessions a test opened, closed after it whatever happened: a session left open holds its
+ * executor, which would then take no other test's session.
+ */
+export function sessionsToClose(redis: Redis): { track: (stream: string, sid: string) => string; closeAll: () => Promise<void> } {
+  const open: [string, string][] = [];
+  return {
+    track: (stream, sid) => (open.push([stream, sid]), sid),
+    async closeAll() {
+      for (const [stream, sid] of open.splice(0)) {
+        await redis.xadd(`${stream}:control`, '*', 'close', sid);
+        await waitFor(`session ${sid} to end`, async () => ((await redis.hget(`executor:session:{${sid}}`, 'state')) !== 'open' ? true : undefined), 15_000);
+      }
+    },
+  };
 }

@@ -46,14 +46,14 @@ describe('KernelLink', () => {
     const m = (n: number) => `\x1f${t}:${n}\x1f`;
     h.stdout.write(`a\n${m(1)}b\n`);
     await new Promise((r) => setImmediate(r));
-    h.channel.push(`display 1 1 1 text/plain ${Buffer.from('42').toString('base64')}\n`);
+    h.channel.push(`display 1 1 1 text/html ${Buffer.from('<b>42</b>').toString('base64')} text/plain ${Buffer.from('42').toString('base64')}\n`);
     h.channel.push(`display 1 2 2 text/plain ${Buffer.from('43').toString('base64')}\n`);
     h.channel.push('done 1 ok 3\n');
     await new Promise((r) => setImmediate(r));
     h.stdout.write(`c\n${m(2)}d\n${m(3)}`);
     h.stderr.write(`e\n${m(3)}`);
     expect(await done).toBe('ok');
-    expect(h.events).toEqual(['stdout:a\n', 'display:1:42', 'stdout:b\n', 'stdout:c\n', 'display:2:43', 'stdout:d\n', 'stderr:e\n', 'done:ok']);
+    expect(h.events).toEqual(['stdout:a\n', 'display:1:<b>42</b>', 'display:1:42', 'stdout:b\n', 'stdout:c\n', 'display:2:43', 'stdout:d\n', 'stderr:e\n', 'done:ok']);
   });
 
   it('ignores lines a snippet forges on fd 3, and ends a cell whose markers never come', async () => {

@@ -1,15 +1,17 @@
 // A session's cells and limits with real executors: cancel and budgets interrupt a cell and keep
 // the session; output between cells comes with the next; files in and out per cell; memory, the
 // session's CPU, a drain and a dead executor end it; EXECUTOR_MAX_RUNS never cuts it short.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DaemonProcess, daemonEnv } from '../helpers/daemon.js';
 import { connect, needsRoot, sandboxUid, unique, waitFor } from '../helpers/env.js';
 import { killHard } from '../helpers/fleet.js';
 import { field } from '../helpers/results.js';
-import { cell, readCell, sequence } from './helpers.js';
+import { cell, readCell, sequence, sessionsToClose } from './helpers.js';
 
 const redis = connect();
 const daemons: DaemonProcess[] = [];
+const sessions = sessionsToClose(redis);
+afterEach(() => sessions.closeAll());
 afterAll(async () => {
   await Promise.all(daemons.map((d) => d.stop()));
   await redis.quit();
@@ -31,6 +33,7 @@ describe.skipIf(needsRoot.skip)(`session cells and limits ${needsRoot.reason}`, 
   it('interrupts a cancelled cell and a node cell awaiting forever; the session lives on', async () => {
     await ready;
     const sid = unique('cancel');
+    sessions.track(stream, sid);
     await cell(redis, stream, { runtime: 'python', session: sid, code: 'v = 3' });
     const id = unique('spin');
     await redis.xadd(stream, '*', 'task', JSON.stringify({ id, runtime: 'python', session: sid, code: 'import time\nwhile True:\n    time.sleep(0.01)' }));
@@ -40,6 +43,7 @@ describe.skipIf(needsRoot.skip)(`session cells and limits ${needsRoot.reason}`, 
     expect((await cell(redis, stream, { runtime: 'python', session: sid, code: 'print(v)' })).stdout).toBe('3\n');
     await close(stream, sid);
     const js = unique('await');
+    sessions.track(stream, js);
     await cell(redis, stream, { runtime: 'node', session: js, code: 'let w = 9' });
     const hung = await cell(redis, stream, { runtime: 'node', session: js, code: 'await new Promise(() => {})', limits: { wallMs: 800 } });
     expect(hung.result).toMatchObject({ status: 'timeout' });
@@ -51,10 +55,11 @@ describe.skipIf(needsRoot.skip)(`session cells and limits ${needsRoot.reason}`, 
   it('delivers output made between cells with the next cell, and keeps display order', async () => {
     await ready;
     const sid = unique('between');
+    sessions.track(stream, sid);
     await cell(redis, stream, { runtime: 'python', session: sid, code: 'import threading, time\ndef later():\n    time.sleep(0.3)\n    print("from the thread", flush=True)\nthreading.Thread(target=later).start()' });
     await new Promise((r) => setTimeout(r, 700));
     const next = await cell(redis, stream, { runtime: 'python', session: sid, code: 'print("a")\ndisplay(1)\nprint("b")' });
-    expect(sequence(next.entries)).toEqual(['stdout:from the thread', 'stdout:a', 'display:text/plain', 'stdout:b']);
+    expect(sequence(next.entries)).toEqual(['stdout:from the thread\na', 'display:text/plain', 'stdout:b']);
     await close(stream, sid);
   });
 
@@ -74,10 +79,12 @@ describe.skipIf(needsRoot.skip)(`session cells and limits ${needsRoot.reason}`, 
   it('ends the session at its memory limit, and bash background jobs live across cells', async () => {
     await ready;
     const sid = unique('memory');
+    sessions.track(stream, sid);
     await cell(redis, stream, { runtime: 'python', session: sid, code: 'x = 1', limits: { memoryBytes: 128 * 1024 ** 2 } });
     const big = await cell(redis, stream, { runtime: 'python', session: sid, code: 'hog = bytearray(400 * 1024 * 1024)\nimport time\ntime.sleep(5)' });
     expect(big.result).toMatchObject({ status: 'memory_limit', session: { ended: 'memory_limit' } });
     const sh = unique('bg');
+    sessions.track(stream, sh);
     await cell(redis, stream, { runtime: 'bash', session: sh, code: '(sleep 0.5; echo from-the-job) & job=$!' });
     // The job started by the last cell is this shell's still: it can be waited for.
     const later = await cell(redis, stream, { runtime: 'bash', session: sh, code: 'wait "$job"; echo "waited $?"' });
@@ -89,6 +96,7 @@ describe.skipIf(needsRoot.skip)(`session cells and limits ${needsRoot.reason}`, 
     const own = unique('tasks');
     await executor(own, 26, { EXECUTOR_SESSION_CPU_MS: '1500' });
     const sid = unique('cpu');
+    sessions.track(own, sid);
     await cell(redis, own, { runtime: 'python', session: sid, code: 'import threading\ndef burn():\n    while True:\n        pass\nthreading.Thread(target=burn, daemon=True).start()' });
     await waitFor('the session to end', async () => ((await redis.hget(`executor:session:{${sid}}`, 'state')) === 'ended' ? true : undefined), 15_000);
     expect(await redis.hget(`executor:session:{${sid}}`, 'reason')).toBe('budget');
@@ -110,12 +118,14 @@ describe.skipIf(needsRoot.skip)(`session cells and limits ${needsRoot.reason}`, 
     const own = unique('tasks');
     const a = await executor(own, 28);
     const drained = unique('drain');
+    sessions.track(own, drained);
     await cell(redis, own, { runtime: 'python', session: drained, code: 'x = 1' });
     a.signal('SIGTERM');
     expect(await a.exited).toMatchObject({ code: 0 });
     expect(await redis.hget(`executor:session:{${drained}}`, 'reason')).toBe('drained');
     const b = await executor(own, 29);
     const lost = unique('lost');
+    sessions.track(own, lost);
     await cell(redis, own, { runtime: 'python', session: lost, code: 'y = 2' });
     // A cell waiting in the session's own stream when its executor dies.
     const waiting = unique('waiting');

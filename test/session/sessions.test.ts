@@ -2,13 +2,15 @@
 // "Sessions"): state across cells, displays, budgets that interrupt a cell and leave the session,
 // ends and their reasons, single-use ids, what a later cell may change, and the sweep after.
 import fs from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DaemonProcess, daemonEnv } from '../helpers/daemon.js';
 import { connect, needsRoot, sandboxUid, unique, waitFor } from '../helpers/env.js';
-import { cell, sequence } from './helpers.js';
+import { cell, sequence, sessionsToClose } from './helpers.js';
 
 const redis = connect();
 const daemons: DaemonProcess[] = [];
+const sessions = sessionsToClose(redis);
+afterEach(() => sessions.closeAll());
 afterAll(async () => {
   await Promise.all(daemons.map((d) => d.stop()));
   await redis.quit();
@@ -46,12 +48,14 @@ describe.skipIf(needsRoot.skip)(`sessions ${needsRoot.reason}`, () => {
   it('keeps node and bash state across cells', async () => {
     await ready;
     const js = unique('js');
+    sessions.track(stream, js);
     await cell(redis, stream, { runtime: 'node', session: js, code: 'const a = 20; let b = 1; function g() { return a + b; }' });
     const j2 = await cell(redis, stream, { runtime: 'node', session: js, code: 'b += 1; await new Promise((r) => setTimeout(r, 10)); g()' });
     expect(j2.result).toMatchObject({ status: 'ok', session: { cell: 2 } });
     expect(j2.displays.map((d) => d.data)).toEqual(['22']);
     await redis.xadd(`${stream}:control`, '*', 'close', js);
     const sh = unique('sh');
+    sessions.track(stream, sh);
     await cell(redis, stream, { runtime: 'bash', session: sh, code: 'mkdir -p sub && cd sub && V=7 && hi() { echo "hi $1"; }' });
     const s2 = await cell(redis, stream, { runtime: 'bash', session: sh, code: 'hi "$V"; basename "$PWD"' });
     expect(s2.stdout).toBe('hi 7\nsub\n');
@@ -61,6 +65,7 @@ describe.skipIf(needsRoot.skip)(`sessions ${needsRoot.reason}`, () => {
   it('interrupts a cell that runs past its wall budget, and the session lives on', async () => {
     await ready;
     const sid = unique('budget');
+    sessions.track(stream, sid);
     await cell(redis, stream, { runtime: 'python', session: sid, code: 'kept = "still here"' });
     const spin = await cell(redis, stream, { runtime: 'python', session: sid, code: 'while True:\n    pass', limits: { wallMs: 1000 } });
     expect(spin.result).toMatchObject({ status: 'timeout', session: { id: sid, cell: 2 } });
@@ -75,6 +80,7 @@ describe.skipIf(needsRoot.skip)(`sessions ${needsRoot.reason}`, () => {
   it('ends the session when its interpreter exits; the id is single-use', async () => {
     await ready;
     const sid = unique('exits');
+    sessions.track(stream, sid);
     await cell(redis, stream, { runtime: 'python', session: sid, code: 'open("/tmp/left-by-session-' + sid + '", "w").write("x")' });
     const bye = await cell(redis, stream, { runtime: 'python', session: sid, code: 'import sys\nsys.exit(3)' });
     expect(bye.result).toMatchObject({ session: { id: sid, cell: 2, ended: 'exited' }, exitCode: 3 });
@@ -87,6 +93,7 @@ describe.skipIf(needsRoot.skip)(`sessions ${needsRoot.reason}`, () => {
   it('ends an idle session after its idle timeout (a task can lower it)', async () => {
     const d = await ready;
     const sid = unique('idle');
+    sessions.track(stream, sid);
     await cell(redis, stream, { runtime: 'python', session: { id: sid, idleMs: 1000 }, code: 'y = 1' });
     await d.waitForLog('session ended', (l) => l.session === sid, 10_000);
     const late = await cell(redis, stream, { runtime: 'python', session: sid, code: 'print(y)' });
@@ -96,6 +103,7 @@ describe.skipIf(needsRoot.skip)(`sessions ${needsRoot.reason}`, () => {
   it('rejects a later cell that changes what the opening task fixed', async () => {
     await ready;
     const sid = unique('fixed');
+    sessions.track(stream, sid);
     await cell(redis, stream, { runtime: 'python', session: sid, code: 'z = 1', env: { A: '1' } });
     const other = await cell(redis, stream, { runtime: 'node', session: sid, code: 'z' });
     expect(other.result).toMatchObject({ status: 'rejected', error: expect.stringMatching(/runtime/) });

@@ -110,12 +110,14 @@ def show(data):
     if not Cell.running:
         return
     Cell.displays += 1
-    m = marker(1)
+    parts = []
     for mime, value in data.items():
         try:
-            send("display %d %d %d %s %s" % (Cell.n, Cell.displays, m, mime, encode(mime, value)))
+            parts.append("%s %s" % (mime, encode(mime, value)))
         except Exception:
             pass
+    # One line per object, all its representations on it (docs/session-kernel.md).
+    send("display %d %d %d %s" % (Cell.n, Cell.displays, marker(1), " ".join(parts)))
 
 
 def show_figures():
@@ -205,6 +207,8 @@ def main():
     os.environ.setdefault("MPLBACKEND", "module://executor_display_backend")
     sys.modules["executor_kernel"] = SELF
     signal.signal(signal.SIGINT, on_sigint)
+    # The cells' own subprocesses do not get the channel.
+    os.set_inheritable(FD, False)
     chan = Channel(FD)
     send("ready")
     while True:
