@@ -91,6 +91,12 @@ describe.skipIf(dockerAvailable.skip)(`images built and run under gVisor ${docke
     return { exitCode: Number(code.trim()), logs: logs + stderr };
   };
 
+  const SESSION_CELLS: Record<string, [string, string]> = {
+    python: ['v = 7', 'print("kept", v)'],
+    node: ['const v = 7', 'console.log("kept", v)'],
+    bash: ['v=7', 'echo kept "$v"'],
+  };
+
   const runSnippets = async (image: string, runtimes: string[]) => {
     const stream = `tasks-${image.replace(/\W/g, '-')}`;
     const snippets = SNIPPETS.filter((s) => runtimes.includes(s.runtime));
@@ -107,6 +113,16 @@ describe.skipIf(dockerAvailable.skip)(`images built and run under gVisor ${docke
         expect(run.started.sandbox, s.name).toBe('gvisor');
         expect({ name: s.name, stdout: run.stdout, stderr: run.stderr, status: run.result.status }).toEqual({ name: s.name, stdout: s.stdout, stderr: '', status: 'ok' });
         expect(run.result.sweep, s.name).toEqual({ clean: true });
+      }
+      // A session of each runtime, with the image's own interpreters: state kept from one cell to the next.
+      for (const runtime of runtimes) {
+        const sid = `${stream}-session-${runtime}`;
+        await submit(client, stream, { id: `${sid}-1`, runtime, session: sid, code: SESSION_CELLS[runtime]![0] });
+        expect((await outcome(client, `${sid}-1`, 120_000)).result.status, runtime).toBe('ok');
+        await submit(client, stream, { id: `${sid}-2`, runtime, session: sid, code: SESSION_CELLS[runtime]![1] });
+        const second = await outcome(client, `${sid}-2`, 120_000);
+        expect({ runtime, stdout: second.stdout, session: second.result.session }).toEqual({ runtime, stdout: 'kept 7\n', session: { id: sid, cell: 2 } });
+        await client.xadd(`${stream}:control`, '*', 'close', sid);
       }
       const health = await d.docker(['exec', name, 'agent-executor-healthcheck'], { timeoutMs: 30_000, allowFailure: true });
       expect(health.code, health.stdout).toBe(0);

@@ -46,7 +46,8 @@ while :; do
   __ae_read __ae_stdin "$__ae_slen" || exit 0
   __ae_sync=0
   __ae_stop=
-  source /dev/fd/62 62<<<"$__ae_code" < <(printf '%s' "$__ae_stdin")
+  # The channel (fd 99) is closed for the cell: its commands and jobs do not get it.
+  source /dev/fd/62 62<<<"$__ae_code" < <(printf '%s' "$__ae_stdin") 99>&-
   __ae_rc=$?
   if [[ -n $__ae_stop ]]; then
     __ae_status=interrupted
