@@ -104,6 +104,16 @@ export class SessionInterpreter {
   }
 
   private ending: Promise<Swept> | undefined;
+  private killing: Promise<void> | undefined;
+
+  /**
+   * End every process of the session now (a limit ended it), keeping its directory for the
+   * running cell's artifacts; the sweep comes with end().
+   */
+  kill(): Promise<void> {
+    this.killing ??= terminateRun(this.processes, this.exited, this.ctx.killGraceMs, this.ctx.identity.mode === 'shared');
+    return this.killing;
+  }
 
   /** End the session: the kernel told to exit, then the whole run ended and swept like a run's. */
   end(graceMs = 0): Promise<Swept> {
@@ -112,7 +122,7 @@ export class SessionInterpreter {
       const { processes, ctx } = this;
       // Given a moment to leave on its own after its channel closed; then ended like a run.
       await withTimeout(this.exited, Math.max(graceMs, 1), 'still running').catch(() => undefined);
-      await terminateRun(processes, this.exited, ctx.killGraceMs, ctx.identity.mode === 'shared');
+      await (this.killing ?? terminateRun(processes, this.exited, ctx.killGraceMs, ctx.identity.mode === 'shared'));
       const swept = await sweepRun(processes, ctx, this.scratch.path);
       this.child.stdout?.destroy();
       this.child.stderr?.destroy();

@@ -18,6 +18,8 @@ export interface SessionLimits {
   cpuMs: number;
 }
 
+const KILLED_AT_ONCE = new Set<SessionEndReason>(['memory_limit', 'budget', 'lifetime', 'executor_lost']);
+
 // What output between cells may hold before the rest is dropped (delivered with the next cell).
 const BETWEEN_CELLS_BYTES = 1024 * 1024;
 
@@ -74,10 +76,14 @@ export class Session {
     return this.openedAt + this.sessionLimits.lifetimeMs;
   }
 
-  /** The first reason wins. */
+  /**
+   * The first reason wins. A limit (memory, the session's CPU, its lifetime, a lost lease) ends
+   * its processes at once, as a run's budget does; the other reasons let the cell in hand finish.
+   */
   end(reason: SessionEndReason): void {
     if (this.reason !== undefined) return;
     this.reason = reason;
+    if (KILLED_AT_ONCE.has(reason)) void this.interpreter.kill();
     this.onEnd(reason);
   }
 

@@ -92,6 +92,17 @@ describe.skipIf(needsRoot.skip)(`session cells and limits ${needsRoot.reason}`, 
     await close(stream, sh);
   });
 
+  it('ends a session at its lifetime, in the middle of a cell, and kills it then', async () => {
+    await ready;
+    const sid = unique('lifetime');
+    sessions.track(stream, sid);
+    await cell(redis, stream, { runtime: 'python', session: { id: sid, lifetimeMs: 1500 }, code: 'import time' });
+    const started = Date.now();
+    const long = await cell(redis, stream, { runtime: 'python', session: sid, code: 'time.sleep(20)' });
+    expect(long.result).toMatchObject({ session: { ended: 'lifetime' } });
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('ends a session past its total CPU budget, counting what runs between cells', async () => {
     const own = unique('tasks');
     await executor(own, 26, { EXECUTOR_SESSION_CPU_MS: '1500' });
