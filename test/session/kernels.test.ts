@@ -2,7 +2,7 @@
 // outside any sandbox (the daemon tests run them sandboxed): state across cells, displays, errors,
 // SIGINT to the foreground interrupting a cell and keeping the state, stdin, the channel variable
 // gone, exit codes.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,12 +19,24 @@ const COMMANDS: Record<string, string[]> = {
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-async function kernel(runtime: string) {
+// Debian's python3, for matplotlib (python3-matplotlib; .ci/run installs it).
+const DEBIAN_PYTHON = '/usr/bin/python3';
+const hasMatplotlib = (() => {
+  try {
+    execFileSync(DEBIAN_PYTHON, ['-c', 'import matplotlib'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+async function kernel(runtime: string, interpreter?: string) {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'kernel-'));
   dirs.push(cwd);
   const [cmd, ...args] = COMMANDS[runtime]!;
+  const argv0 = interpreter ?? cmd;
   // Its own process group, as under the launcher: an interrupt goes to the whole foreground.
-  const child = spawn(cmd!, args, { cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, EXECUTOR_SESSION_FD: '3' } });
+  const child = spawn(argv0!, args, { cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, EXECUTOR_SESSION_FD: '3' } });
   child.stdin.end();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let events: KernelEvent[] = [];
@@ -58,6 +70,18 @@ describe('session kernels', () => {
     expect(await k.run('import sys\nprint(sys.stdin.read(), x)', { stdin: 'in' })).toMatchObject({ status: 'ok', stdout: 'in 41\n' });
     await k.run('raise SystemExit(3)').catch(() => undefined);
     expect(await k.exited).toBe(3);
+  });
+
+  it.skipIf(!hasMatplotlib)(`python: matplotlib figures as image/png, on plt.show() and still open at the end of a cell${hasMatplotlib ? '' : ' (skipped: no matplotlib for /usr/bin/python3)'}`, async () => {
+    const k = await kernel('python', DEBIAN_PYTHON);
+    const shown = await k.run('import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\nprint("after")');
+    expect(shown.status).toBe('ok');
+    expect(shown.displays.map((d) => d.split(':')[0])).toEqual(['image/png', 'text/plain']);
+    expect(shown.stdout).toBe('after\n');
+    const open = await k.run('plt.figure()\nplt.bar([1, 2], [3, 4])\nNone');
+    expect(open.displays.filter((d) => d.startsWith('image/png:')).length).toBe(1);
+    expect((await k.run('len(plt.get_fignums())')).displays).toEqual(['text/plain:0']);
+    k.kill();
   });
 
   it('node: let/const/functions across cells, top-level await, interrupting a loop and an await', async () => {
