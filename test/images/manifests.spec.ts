@@ -36,7 +36,9 @@ const DEFAULT_KILL_GRACE_MS = 200;
 const METADATA = [{ address: '169.254.169.254', port: 80 }, { address: '169.254.169.252', port: 988 }];
 // The Redis commands the daemon sends (src/queue, src/daemon; XGROUP DELCONSUMER and XINFO
 // CONSUMERS for removing consumers of Jobs that are gone), and those ioredis sends on connect.
-const EXECUTOR_COMMANDS = ['xreadgroup', 'xautoclaim', 'xpending', 'xack', 'xadd', 'xread', 'xgroup|create', 'xgroup|delconsumer', 'xinfo|consumers', 'eval', 'get', 'set', 'expire', 'client|id', 'client|unblock', 'client|setname', 'info', 'ping'];
+// Sessions add their record and index (HSET, HGET, HGETALL, ZADD, ZREM, ZRANGE, EXISTS, DEL, in
+// scripts or not) and XCLAIM, with which a holder gives back a task it will not run.
+const EXECUTOR_COMMANDS = ['xreadgroup', 'xautoclaim', 'xpending', 'xack', 'xadd', 'xread', 'xgroup|create', 'xgroup|delconsumer', 'xinfo|consumers', 'eval', 'get', 'set', 'expire', 'client|id', 'client|unblock', 'client|setname', 'info', 'ping', 'hset', 'hget', 'hgetall', 'zadd', 'zrem', 'zrange', 'exists', 'del', 'xclaim'];
 // What KEDA's redis-streams scaler needs, and nothing that writes.
 const KEDA_COMMANDS = new Set(['info', 'ping', 'hello', 'client|setname', 'cluster|slots', 'xinfo|groups', 'xpending', 'xlen']);
 
@@ -382,7 +384,7 @@ describe('Kubernetes manifests', () => {
     const users = parseAclUsers(imagesReadme);
     const keysOf = (agent: string) => {
       const prefix = `executor:{${agent}}:`;
-      return { tasks: `${prefix}tasks`, control: `${prefix}tasks:control`, results: `${prefix}results:t1`, answered: `${prefix}answered:t1`, claim: `${prefix}claim:t1`, dead: `${prefix}dead` };
+      return { tasks: `${prefix}tasks`, control: `${prefix}tasks:control`, results: `${prefix}results:t1`, answered: `${prefix}answered:t1`, claim: `${prefix}claim:t1`, written: `${prefix}written:t1`, dead: `${prefix}dead`, session: `${prefix}session:{s1}`, cells: `${prefix}session:{s1}:cells`, lease: `${prefix}session:{s1}:lease`, sessions: `${prefix}sessions` };
     };
 
     it.each(AGENT_TYPES)("documents an ACL for %s's executors: every key of its own, none of another type's, only the commands it sends", (agent) => {
@@ -419,7 +421,10 @@ describe('Kubernetes manifests', () => {
         const keys = keysOf(agent);
         expect(may(keys.tasks, 'write') && may(keys.control, 'write'), agent).toBe(true);
         expect(may(keys.results, 'read') && may(keys.dead, 'read'), agent).toBe(true);
-        for (const key of [keys.results, keys.answered, keys.claim, keys.dead]) expect(may(key, 'write'), key).toBe(false);
+        for (const key of [keys.results, keys.answered, keys.claim, keys.dead, keys.session, keys.lease, keys.sessions]) expect(may(key, 'write'), key).toBe(false);
+        // Sessions: the direct route appends cells (through a script that reads the record), and
+        // `agent-executor sessions` reads the index and the records.
+        expect(may(keys.cells, 'write') && may(keys.session, 'read') && may(keys.sessions, 'read'), agent).toBe(true);
       }
     });
   });
