@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DaemonProcess, daemonEnv } from '../helpers/daemon.js';
 import { connect, needsRoot, sandboxUid, unique, waitFor } from '../helpers/env.js';
-import { cell, sequence, sessionsToClose } from './helpers.js';
+import { cell, readCell, sequence, sessionsToClose } from './helpers.js';
 
 const redis = connect();
 const daemons: DaemonProcess[] = [];
@@ -119,6 +119,22 @@ describe.skipIf(needsRoot.skip)(`sessions ${needsRoot.reason}`, () => {
     await executor(own, 21, { EXECUTOR_SESSIONS: '0' });
     const r = await cell(redis, own, { runtime: 'python', session: unique('off'), code: 'print(1)' });
     expect(r.result).toMatchObject({ status: 'rejected', error: expect.stringMatching(/EXECUTOR_SESSIONS=0/) });
+  });
+
+  it('opens a session once when its first two cells reach two executors at the same time', async () => {
+    const own = unique('tasks');
+    await executor(own, 31);
+    await executor(own, 32);
+    const sid = sessions.track(own, unique('race'));
+    const ids = [unique('first'), unique('second')];
+    // Both queued before either executor looks: each may take one.
+    await Promise.all(ids.map((id) => redis.xadd(own, '*', 'task', JSON.stringify({ id, runtime: 'python', session: sid, code: 'import os\nprint(os.getpid())' }))));
+    const results = await Promise.all(ids.map((id) => readCell(redis, id)));
+    expect(results.map((r) => r.result.status)).toEqual(['ok', 'ok']);
+    // One interpreter ran both: the same process, the same executor, cells 1 and 2.
+    expect(new Set(results.map((r) => r.stdout)).size).toBe(1);
+    expect(new Set(results.map((r) => r.started.executor)).size).toBe(1);
+    expect(results.map((r) => r.result.session.cell).sort()).toEqual([1, 2]);
   });
 
   it('routes a cell put on the task stream to the executor that holds its session', async () => {
