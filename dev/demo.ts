@@ -13,10 +13,24 @@ import { startPrivateRedis, type PrivateRedis } from './redis-server.js';
 const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-// A data-analysis agent's typical call: a CSV in, a cleaned table and a chart out. The chart is
-// drawn with the standard library only (zlib + struct make a PNG), so it runs on any python3.
+// A data-analysis agent's typical call: a CSV in, a cleaned table and a chart out.
 const SALES_CSV = 'region,month,amount\nnorth,jan,120\nsouth,jan,80\nnorth,feb,150\nsouth,feb,\nwest,feb,95\nnorth,mar,170\nsouth,mar,110\nwest,mar,130\n';
-const ANALYSIS = String.raw`import csv, struct, zlib
+// A bar chart as a PNG, one bar per region, 40 px wide, height proportional to the total: drawn with
+// the standard library only (zlib + struct), so it runs on any python3.
+const BAR_CHART = String.raw`import struct, zlib
+def bar_chart(totals):
+    W, H, top = 40 * len(totals) + 10 * (len(totals) + 1), 120, max(totals.values())
+    pixels = [[(255, 255, 255)] * W for _ in range(H)]
+    for i, (region, total) in enumerate(sorted(totals.items())):
+        x0, h = 10 + i * 50, int(100 * total / top)
+        for y in range(H - h, H):
+            for x in range(x0, x0 + 40):
+                pixels[y][x] = (40, 90 + 50 * i, 200)
+    raw = b"".join(b"\x00" + bytes(c for px in row for c in px) for row in pixels)
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")`;
+
+const ANALYSIS = String.raw`import csv
 rows = [r for r in csv.DictReader(open("data/sales.csv")) if r["amount"].strip()]
 totals = {}
 for r in rows:
@@ -26,18 +40,8 @@ with open("out/totals.csv", "w", newline="") as f:
     w.writerow(["region", "total"])
     for region, total in sorted(totals.items()):
         w.writerow([region, total])
-# A bar chart: one bar per region, 40 px wide, height proportional to the total.
-W, H, top = 40 * len(totals) + 10 * (len(totals) + 1), 120, max(totals.values())
-pixels = [[(255, 255, 255)] * W for _ in range(H)]
-for i, (region, total) in enumerate(sorted(totals.items())):
-    x0, h = 10 + i * 50, int(100 * total / top)
-    for y in range(H - h, H):
-        for x in range(x0, x0 + 40):
-            pixels[y][x] = (40, 90 + 50 * i, 200)
-raw = b"".join(b"\x00" + bytes(c for px in row for c in px) for row in pixels)
-chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
-png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-open("out/totals.png", "wb").write(png)
+${BAR_CHART}
+open("out/totals.png", "wb").write(bar_chart(totals))
 print(f"{len(rows)} rows kept, {len(totals)} regions:", ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))`;
 
 // The same analysis as a session, one step per cell: the state (the rows, the totals) stays in the
@@ -48,19 +52,10 @@ const SESSION_CELLS: { title: string; code: string; files?: TaskInput['files'] }
   { title: 'cell 2: a summary of what cell 1 loaded', code: 'totals = {}\nfor r in rows:\n    totals[r["region"]] = totals.get(r["region"], 0) + int(r["amount"])\ntotals' },
   {
     title: 'cell 3: a chart of the totals, shown as a display',
-    code: String.raw`import struct, zlib
+    code: String.raw`${BAR_CHART}
 class Chart:
     def _repr_png_(self):
-        W, H, top = 40 * len(totals) + 10 * (len(totals) + 1), 120, max(totals.values())
-        pixels = [[(255, 255, 255)] * W for _ in range(H)]
-        for i, (region, total) in enumerate(sorted(totals.items())):
-            x0, h = 10 + i * 50, int(100 * total / top)
-            for y in range(H - h, H):
-                for x in range(x0, x0 + 40):
-                    pixels[y][x] = (40, 90 + 50 * i, 200)
-        raw = b"".join(b"\x00" + bytes(c for px in row for c in px) for row in pixels)
-        chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
-        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+        return bar_chart(totals)
     def __repr__(self):
         return f"<chart of {len(totals)} regions>"
 Chart()`,

@@ -1,40 +1,16 @@
 // The session commands as real processes: `submit --session` keeps state across calls, `sessions`
 // lists the open one with its holder, `close` ends it (a later cell exits 125, session_ended), and
 // `repl` runs each entry of its input as a cell and closes the session at end of input.
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { BIN } from '../helpers/daemon.js';
+import { runCli } from '../helpers/cli.js';
 import { connect, needsRoot, redisUrl, unique, waitFor } from '../helpers/env.js';
 import { useSharedDaemon } from '../helpers/shared-daemon.js';
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe.skipIf(needsRoot.skip)(`agent-executor session commands ${needsRoot.reason}`, () => {
   const { stream, daemon } = useSharedDaemon(30);
   const redis = connect();
 
-  function cli(command: string, args: string[], input = ''): Promise<Ran> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, command, '--redis-url', redisUrl(), '--stream', stream, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`${command} ${args.join(' ')} did not finish; stderr: ${stderr}`));
-      }, 20_000);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-      child.stdin.end(input);
-    });
-  }
+  const cli = (command: string, args: string[], input = '') => runCli([command, '--redis-url', redisUrl(), '--stream', stream, ...args], input);
 
   it('keeps state across submit --session calls, lists the session, and closes it', async () => {
     const sid = unique('cli');

@@ -1,42 +1,16 @@
 // `agent-executor submit` as a real process: output passed through, exit codes as the contract says.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN } from '../helpers/daemon.js';
+import { runCli } from '../helpers/cli.js';
 import { needsRoot, redisUrl, unique } from '../helpers/env.js';
 import { useSharedDaemon } from '../helpers/shared-daemon.js';
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe.skipIf(needsRoot.skip)(`agent-executor submit ${needsRoot.reason}`, () => {
   const { stream } = useSharedDaemon(3);
 
-  function submit(args: string[], input?: string): Promise<Ran> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, 'submit', '--redis-url', redisUrl(), '--stream', stream, ...args], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`submit ${args.join(' ')} did not finish; stderr: ${stderr}`));
-      }, 20_000);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-      child.stdin.end(input ?? '');
-    });
-  }
+  const submit = (args: string[], input?: string) => runCli(['submit', '--redis-url', redisUrl(), '--stream', stream, ...args], input);
 
   function tempFile(name: string, content: string): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'submit-'));

@@ -1,8 +1,10 @@
 // Sessions through the wire format: cells put on the task stream (or a session's own stream) with
 // plain XADD, results read with XREAD, so the tests check what any controller sees.
 import type { Redis } from 'ioredis';
+import { afterAll } from 'vitest';
+import { DaemonProcess, daemonEnv } from '../helpers/daemon.js';
 import { exitResult, field, output, readUntilExit, type RawEntry } from '../helpers/results.js';
-import { unique, waitFor } from '../helpers/env.js';
+import { sandboxUid, unique, waitFor } from '../helpers/env.js';
 
 export interface CellResult {
   id: string;
@@ -66,5 +68,17 @@ export function sessionsToClose(redis: Redis): { track: (stream: string, sid: st
         await waitFor(`session ${sid} to end`, async () => ((await redis.hget(`executor:session:{${sid}}`, 'state')) !== 'open' ? true : undefined), 15_000);
       }
     },
+  };
+}
+
+/** Executors for one test file, with room for many cells (and a grace long enough to interrupt); stopped after it. */
+export function sessionExecutors(): (stream: string, offset: number, extra?: Record<string, string>) => Promise<DaemonProcess> {
+  const daemons: DaemonProcess[] = [];
+  afterAll(() => Promise.all(daemons.map((d) => d.stop())));
+  return async (stream, offset, extra = {}) => {
+    const d = new DaemonProcess(daemonEnv({ stream, uid: sandboxUid(offset) }, { EXECUTOR_MAX_RUNS: '1000', EXECUTOR_KILL_GRACE_MS: '1000', ...extra }));
+    daemons.push(d);
+    await d.waitForLog('executor started');
+    return d;
   };
 }

@@ -2,27 +2,17 @@
 // the session; output between cells comes with the next; files in and out per cell; memory, the
 // session's CPU, a drain and a dead executor end it; EXECUTOR_MAX_RUNS never cuts it short.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { DaemonProcess, daemonEnv } from '../helpers/daemon.js';
 import { connect, needsRoot, sandboxUid, unique, waitFor } from '../helpers/env.js';
 import { killHard } from '../helpers/fleet.js';
 import { field } from '../helpers/results.js';
-import { cell, readCell, sequence, sessionsToClose } from './helpers.js';
+import { cell, readCell, sequence, sessionExecutors, sessionsToClose } from './helpers.js';
 
 const redis = connect();
-const daemons: DaemonProcess[] = [];
 const sessions = sessionsToClose(redis);
 afterEach(() => sessions.closeAll());
-afterAll(async () => {
-  await Promise.all(daemons.map((d) => d.stop()));
-  await redis.quit();
-});
+afterAll(() => redis.quit());
+const executor = sessionExecutors();
 
-async function executor(stream: string, offset: number, extra: Record<string, string> = {}): Promise<DaemonProcess> {
-  const d = new DaemonProcess(daemonEnv({ stream, uid: sandboxUid(offset) }, { EXECUTOR_MAX_RUNS: '1000', EXECUTOR_KILL_GRACE_MS: '1000', ...extra }));
-  daemons.push(d);
-  await d.waitForLog('executor started');
-  return d;
-}
 
 const close = (stream: string, sid: string) => redis.xadd(`${stream}:control`, '*', 'close', sid);
 

@@ -3,25 +3,15 @@
 // ends and their reasons, single-use ids, what a later cell may change, and the sweep after.
 import fs from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { DaemonProcess, daemonEnv } from '../helpers/daemon.js';
 import { connect, needsRoot, sandboxUid, unique, waitFor } from '../helpers/env.js';
-import { cell, readCell, sequence, sessionsToClose } from './helpers.js';
+import { cell, readCell, sequence, sessionExecutors, sessionsToClose } from './helpers.js';
 
 const redis = connect();
-const daemons: DaemonProcess[] = [];
 const sessions = sessionsToClose(redis);
 afterEach(() => sessions.closeAll());
-afterAll(async () => {
-  await Promise.all(daemons.map((d) => d.stop()));
-  await redis.quit();
-});
+afterAll(() => redis.quit());
+const executor = sessionExecutors();
 
-async function executor(stream: string, offset: number, extra: Record<string, string> = {}): Promise<DaemonProcess> {
-  const d = new DaemonProcess(daemonEnv({ stream, uid: sandboxUid(offset) }, { EXECUTOR_MAX_RUNS: '1000', EXECUTOR_KILL_GRACE_MS: '1000', ...extra }));
-  daemons.push(d);
-  await d.waitForLog('executor started');
-  return d;
-}
 
 describe.skipIf(needsRoot.skip)(`sessions ${needsRoot.reason}`, () => {
   const stream = unique('tasks');
