@@ -21,6 +21,8 @@ import type { Wiring } from './wiring.js';
 // The longest a read of the session's stream blocks: the task stream, deadlines and a drain are
 // looked at in between.
 const READ_BLOCK_MS = 250;
+// Cells in a row whose Redis writes failed before the session is ended `crashed`.
+const MAX_FAILED_CELLS = 3;
 
 export async function holdSession(w: Wiring, standbys: StandbyPool | undefined, entry: StreamTask, opening: Admitted, countRun: () => number): Promise<TaskOutcome> {
   const { task, profile, limits } = opening;
@@ -29,80 +31,107 @@ export async function holdSession(w: Wiring, standbys: StandbyPool | undefined, 
   const ctx = w.sandbox.runContext(log, task.runtime);
   const idleMs = Math.min(ref.idleMs ?? Infinity, w.config.sessionIdleMs);
   const lifetimeMs = Math.min(ref.lifetimeMs ?? Infinity, w.config.sessionLifetimeMs);
-  await standbys?.retire(task.runtime);
-  const started = await SessionInterpreter.start(ctx, profile, task, limits, w.kernelsDir(), w.config.standbyBootMs).catch((err: Error) => `executor failure: ${err.message}`);
-  if (typeof started === 'string') {
-    log.error({ error: started }, 'the session could not start');
-    await w.sessions.end(ref.id, 'crashed', w.config.resultTtlS);
-    await answerWithoutRun(w, entry, task.id, { ...notRunResult('internal_error', started), session: { id: ref.id, ended: 'crashed' } });
-    await answerWaitingCells(w, ref, '0-0', 'crashed');
-    return { dirty: started.startsWith('executor failure') };
-  }
-  const session = new Session(ref.id, task.runtime, started, ctx, { limits, idleMs, lifetimeMs, cpuMs: w.config.sessionCpuMs });
-  w.metrics?.sessionsOpen.inc();
-  log.info({ idleMs, lifetimeMs, cpuMs: w.config.sessionCpuMs }, 'session opened');
+  // The lease is kept from the moment the session is opened: starting the kernel may take a while.
+  let leaseLost = false;
+  let onLeaseLost = () => undefined as void;
   const lease = setInterval(() => {
     w.sessions.renew(ref.id, w.config.consumer, w.config.sessionLeaseMs).then(
-      (mine) => mine || session.end('executor_lost'),
+      (mine) => {
+        if (mine) return;
+        leaseLost = true;
+        onLeaseLost();
+      },
       (err: Error) => log.warn({ err: err.message }, 'renewing the session lease failed'),
     );
   }, Math.max(250, Math.floor(w.config.sessionLeaseMs / 3)));
-  const lifetime = setTimeout(() => session.end('lifetime'), lifetimeMs);
-  const unsubscribe = w.control.onClose((id) => id === ref.id && session.end('closed'));
-  // A drain or a forced stop ends the session; its blocked read is ended by the executor.
-  const onForced = () => session.end('drained');
-  w.forced.addEventListener('abort', onForced);
-  const fixed = fixedBy(task);
-  let lastId = '0-0';
-  let dirty = false;
-  const queue: Cell[] = [{ entry, admitted: opening, fromGroup: true }];
   try {
-    while (session.endReason === undefined) {
-      const cell = queue.shift();
-      if (cell) {
-        const outcome = await runCellTask(w, session, cell, fixed, countRun);
-        if (outcome.dirty) dirty = true;
-        continue;
-      }
-      if (w.draining()) session.end('drained');
-      const now = Date.now();
-      if (now >= session.idleDeadline) session.end('idle');
-      if (session.endReason !== undefined) break;
-      const block = Math.max(1, Math.min(READ_BLOCK_MS, session.idleDeadline - now, session.lifetimeDeadline - now));
-      const read = await Promise.race([w.sessions.readCells(w.blocking, ref.id, lastId, block), session.ended.then(() => [])]).catch((err: Error) => {
-        log.warn({ err: err.message }, 'reading the session stream failed; retrying');
-        return [];
-      });
-      for (const c of read) {
-        lastId = c.entryId;
-        queue.push({ entry: { entryId: c.entryId, raw: c.raw, deliveries: 1, fields: [] }, fromGroup: false });
-      }
-      // Cells of this session put on the task stream reach it here even when no other executor is
-      // free to hand them on; anything else read there is given back for another executor.
-      if (read.length === 0) queue.push(...(await cellsFromTaskStream(w, ref.id).catch((err: Error) => (log.warn({ err: err.message }, 'reading the task stream failed'), []))));
-    }
+    return await hold();
   } finally {
     clearInterval(lease);
-    clearTimeout(lifetime);
-    unsubscribe();
-    w.forced.removeEventListener('abort', onForced);
   }
-  const reason = session.endReason!;
-  const swept = await session.close(w.config.killGraceMs);
-  const clean = swept.report.clean;
-  const ended: SessionEndReason = await w.sessions.end(ref.id, reason, w.config.resultTtlS, { sweepClean: String(clean), cellsRun: String(session.cells) }).catch(() => reason);
-  // Cells taken but not run (the session ended first), then those still in its stream.
-  for (const c of queue.splice(0)) await answerEndedCell(w, ref, c, ended).catch((err: Error) => log.error({ err: err.message }, 'answering a cell the session ended before failed'));
-  await answerWaitingCells(w, ref, lastId, ended).catch((err: Error) => log.error({ err: err.message }, 'answering the cells left in the session stream failed'));
-  w.metrics?.sessionsOpen.dec();
-  w.metrics?.sessionEnds.inc({ reason: ended });
-  w.metrics?.sessionDuration.observe((Date.now() - session.openedAt) / 1000);
-  if (!clean) {
-    dirty = true;
-    securityEvent(log, SECURITY_EVENTS.dirty, { phase: 'session', problems: swept.report.problems }, 'sandbox is dirty after the session; stopping');
+
+  async function hold(): Promise<TaskOutcome> {
+    await standbys?.retire(task.runtime);
+    const started = await SessionInterpreter.start(ctx, profile, task, limits, w.kernelsDir(), w.config.standbyBootMs).catch((err: Error) => `executor failure: ${err.message}`);
+    if (typeof started === 'string') {
+      log.error({ error: started }, 'the session could not start');
+      await w.sessions.end(ref.id, 'crashed', w.config.resultTtlS);
+      await answerWithoutRun(w, entry, task.id, { ...notRunResult('internal_error', started), session: { id: ref.id, ended: 'crashed' } });
+      await answerWaitingCells(w, ref, '0-0', 'crashed');
+      return { dirty: started.startsWith('executor failure') };
+    }
+    const session = new Session(ref.id, task.runtime, started, ctx, { limits, idleMs, lifetimeMs, cpuMs: w.config.sessionCpuMs });
+    w.metrics?.sessionsOpen.inc();
+    log.info({ idleMs, lifetimeMs, cpuMs: w.config.sessionCpuMs }, 'session opened');
+    onLeaseLost = () => session.end('executor_lost');
+    if (leaseLost || w.control.isClosing(ref.id)) session.end(leaseLost ? 'executor_lost' : 'closed');
+    const lifetime = setTimeout(() => session.end('lifetime'), lifetimeMs);
+    const unsubscribe = w.control.onClose((id) => id === ref.id && session.end('closed'));
+    // A drain or a forced stop ends the session; its blocked read is ended by the executor.
+    const onForced = () => session.end('drained');
+    w.forced.addEventListener('abort', onForced);
+    const fixed = fixedBy(task);
+    let lastId = '0-0';
+    let dirty = false;
+    let failures = 0;
+    const queue: Cell[] = [{ entry, admitted: opening, fromGroup: true }];
+    try {
+      while (session.endReason === undefined) {
+        const cell = queue.shift();
+        if (cell) {
+          try {
+            await runCellTask(w, session, cell, fixed, countRun);
+            failures = 0;
+          } catch (err) {
+            // Redis refused or failed this cell's writes (a broken key, a failover): the session goes
+            // on; several in a row end it. Either way it is swept below, before anything else runs.
+            log.error({ err: (err as Error).message, entryId: cell.entry.entryId }, 'a cell of the session failed in Redis');
+            if (++failures >= MAX_FAILED_CELLS) session.end('crashed');
+          }
+          continue;
+        }
+        if (w.draining()) session.end('drained');
+        const now = Date.now();
+        if (now >= session.idleDeadline) session.end('idle');
+        if (session.endReason !== undefined) break;
+        const block = Math.max(1, Math.min(READ_BLOCK_MS, session.idleDeadline - now, session.lifetimeDeadline - now));
+        const read = await Promise.race([w.sessions.readCells(w.blocking, ref.id, lastId, block), session.ended.then(() => [])]).catch((err: Error) => {
+          log.warn({ err: err.message }, 'reading the session stream failed; retrying');
+          return [];
+        });
+        for (const c of read) {
+          lastId = c.entryId;
+          queue.push({ entry: { entryId: c.entryId, raw: c.raw, deliveries: 1, fields: [] }, fromGroup: false });
+        }
+        // Cells of this session put on the task stream reach it here even when no other executor is
+        // free to hand them on; anything else read there is given back for another executor.
+        if (read.length === 0) queue.push(...(await cellsFromTaskStream(w, ref.id).catch((err: Error) => (log.warn({ err: err.message }, 'reading the task stream failed'), []))));
+      }
+    } catch (err) {
+      log.error({ err }, 'holding the session failed; ending it');
+      session.end('crashed');
+    } finally {
+      clearTimeout(lifetime);
+      unsubscribe();
+      w.forced.removeEventListener('abort', onForced);
+    }
+    const reason = session.endReason!;
+    const swept = await session.close(w.config.killGraceMs).catch((err: Error) => ({ report: { clean: false, problems: [`the session's sweep failed: ${err.message}`] } }));
+    const clean = swept.report.clean;
+    const ended: SessionEndReason = await w.sessions.end(ref.id, reason, w.config.resultTtlS, { sweepClean: String(clean), cellsRun: String(session.cells) }).catch(() => reason);
+    // Cells taken but not run (the session ended first), then those still in its stream.
+    for (const c of queue.splice(0)) await answerEndedCell(w, ref, c, ended).catch((err: Error) => log.error({ err: err.message }, 'answering a cell the session ended before failed'));
+    await answerWaitingCells(w, ref, lastId, ended).catch((err: Error) => log.error({ err: err.message }, 'answering the cells left in the session stream failed'));
+    w.metrics?.sessionsOpen.dec();
+    w.metrics?.sessionEnds.inc({ reason: ended });
+    w.metrics?.sessionDuration.observe((Date.now() - session.openedAt) / 1000);
+    if (!clean) {
+      dirty = true;
+      securityEvent(log, SECURITY_EVENTS.dirty, { phase: 'session', problems: swept.report.problems }, 'sandbox is dirty after the session; stopping');
+    }
+    taskLogger(w.logger, task, entry.deliveries).info({ session: ref.id, reason: ended, cells: session.cells, clean }, 'session ended');
+    return { dirty, ran: task.runtime };
   }
-  taskLogger(w.logger, task, entry.deliveries).info({ session: ref.id, reason: ended, cells: session.cells, clean }, 'session ended');
-  return { dirty, ran: task.runtime };
 }
 
 /** New entries of the task stream: this session's cells, to run; every other entry given back. */

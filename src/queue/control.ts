@@ -1,7 +1,7 @@
 // The control stream, `<EXECUTOR_STREAM>:control`: entries `cancel <task id>` and `close <session
 // id>`, written by anyone with a plain XADD. Every executor reads all of it (no consumer group: a
 // cancel concerns whoever holds the task, or whoever will take it later; a close, whoever holds the
-// session, so only closes sent while it follows count). Ids are remembered for the results TTL, so a
+// session: closes are remembered too, so one sent while the session was opening counts). Ids are remembered for the results TTL, so a
 // task cancelled while still queued ends `cancelled` when an executor reaches it — even an
 // executor that started after the cancel was sent, since reading starts that far back.
 import { untilConnected, type RedisClient as Redis } from './connection.js';
@@ -14,6 +14,7 @@ export class ControlListener {
   private readonly cancelled = new Map<string, number>();
   private readonly listeners = new Set<(taskId: string) => void>();
   private readonly closeListeners = new Set<(sessionId: string) => void>();
+  private readonly closed = new Map<string, number>();
   private stopped = false;
   private loop: Promise<void> | undefined;
 
@@ -41,6 +42,18 @@ export class ControlListener {
   onCancel(listener: (taskId: string) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Whether a close was sent for this session (within the results TTL): one sent before its holder listened counts too. */
+  isClosing(sessionId: string): boolean {
+    return this.closed.has(sessionId);
+  }
+
+  private recordClose(sessionId: string): void {
+    const now = Date.now();
+    this.closed.set(sessionId, now);
+    for (const [id, at] of this.closed) if (now - at > this.rememberMs) this.closed.delete(id);
+    for (const l of this.closeListeners) l(sessionId);
   }
 
   /** Called with each session id asked to close (`close <sid>`) from now on; returns a function that unsubscribes. */
@@ -82,7 +95,7 @@ export class ControlListener {
       lastId = id;
       for (let i = 0; i + 1 < fields.length; i += 2) {
         if (fields[i] === 'cancel') this.record(fields[i + 1]!);
-        else if (fields[i] === 'close' && blockMs > 0) for (const l of this.closeListeners) l(fields[i + 1]!);
+        else if (fields[i] === 'close') this.recordClose(fields[i + 1]!);
       }
     }
     if (blockMs === 0 && reply?.[0]?.[1]?.length === 1000) return this.readOnce(lastId, 0);

@@ -32,6 +32,8 @@ export interface CellReport {
 
 type CellEnd = 'timeout' | 'cpu_limit' | 'output_limit' | 'cancelled';
 
+const DISPLAY_ENTRY_BYTES = 64;
+
 export async function runCell(s: Session, n: number, task: Task, limits: EffectiveLimits, hooks: CellHooks): Promise<CellReport> {
   const { ctx, interpreter } = s;
   const owner = ctx.identity.mode === 'dedicated' ? { uid: ctx.identity.uid, gid: ctx.identity.gid } : undefined;
@@ -56,12 +58,15 @@ export async function runCell(s: Session, n: number, task: Task, limits: Effecti
   const displays: Promise<unknown>[] = [];
   const take = (e: KernelEvent) => {
     if (e.kind === 'done') return;
-    if (sent + e.data.length > limits.outputBytes) {
+    // A display entry costs its mime type and an entry's worth besides its data: a flood of empty
+    // ones (a snippet can forge them) reaches the cap too.
+    const cost = e.kind === 'display' ? e.data.length + e.mime.length + DISPLAY_ENTRY_BYTES : e.data.length;
+    if (truncated || sent + cost > limits.outputBytes) {
       truncated = true;
       stopCell('output_limit');
       return;
     }
-    sent += e.data.length;
+    sent += cost;
     if (e.kind === 'output') {
       counts[e.stream] += e.data.length;
       coalescer.push(e.stream, e.data);

@@ -19,6 +19,14 @@ export type KernelEvent =
 const MAX_LINE_BYTES = 48 * 1024 * 1024;
 // How long a `done` waits for its markers before it is taken anyway.
 const MARKER_WAIT_MS = 500;
+// Output held behind one marker before the marker is let go (a snippet can write markers of its
+// own: they must not make the daemon buffer its output).
+const MAX_HELD_BYTES = 1024 * 1024;
+// Events waiting for their markers; a snippet forging lines on fd 3 gets no more.
+const MAX_PENDING = 1000;
+// What one display line may carry: representations, and the length of a mime type.
+const MAX_REPRESENTATIONS = 16;
+const MAX_MIME = 100;
 const STATUSES = new Set<string>(['ok', 'error', 'interrupted']);
 
 interface Pending {
@@ -40,6 +48,7 @@ export class KernelLink {
   // event has not been emitted yet, so an event always comes out right where its marker was.
   private readonly items: Record<Stream, Item[]> = { stdout: [], stderr: [] };
   private readonly ended = { stdout: false, stderr: false };
+  private readonly held = { stdout: 0, stderr: 0 };
   private pending: Pending[] = [];
   private cell: { n: number; resolve: (s: CellStatus) => void; reject: (e: Error) => void } | undefined;
   private onReady: () => void = () => undefined;
@@ -100,7 +109,10 @@ export class KernelLink {
   }
 
   private take(stream: Stream, parts: Scanned[]): void {
-    for (const p of parts) this.items[stream].push('data' in p ? p : { marker: p.marker, at: Date.now() });
+    for (const p of parts) {
+      if ('data' in p) this.held[stream] += p.data.length;
+      this.items[stream].push('data' in p ? p : { marker: p.marker, at: Date.now() });
+    }
     this.pump();
   }
 
@@ -126,11 +138,12 @@ export class KernelLink {
           continue;
         }
       }
-      // A marker no event is waiting for (its event is late, or never comes).
+      // A marker no event is waiting for (its event is late, or never comes), or one that holds
+      // back too much output.
       let dropped = false;
       for (const s of ['stdout', 'stderr'] as const) {
         const head = this.items[s][0];
-        if (head && 'marker' in head && !this.pending.some((p) => p.m === head.marker) && now - head.at >= MARKER_WAIT_MS) {
+        if (head && 'marker' in head && ((!this.pending.some((p) => p.m === head.marker) && now - head.at >= MARKER_WAIT_MS) || this.held[s] > MAX_HELD_BYTES)) {
           this.items[s].shift();
           dropped = true;
         }
@@ -143,7 +156,11 @@ export class KernelLink {
 
   private flushData(s: Stream): void {
     const items = this.items[s];
-    while (items.length > 0 && 'data' in items[0]!) this.onEvent({ kind: 'output', stream: s, data: (items.shift() as { data: Buffer }).data });
+    while (items.length > 0 && 'data' in items[0]!) {
+      const { data } = items.shift() as { data: Buffer };
+      this.held[s] -= data.length;
+      this.onEvent({ kind: 'output', stream: s, data });
+    }
   }
 
   private headMarker(s: Stream): number | undefined {
@@ -191,9 +208,10 @@ export class KernelLink {
     if (w[0] === 'display' && w.length >= 6 && w.length % 2 === 0 && Number(w[1]) === cell) {
       // One line per object, every representation on it: all of them come out where its marker was.
       const [k, m] = [Number(w[2]), Number(w[3])];
-      if (!Number.isInteger(k) || k < 1 || !Number.isInteger(m)) return;
+      if (!Number.isInteger(k) || k < 1 || !Number.isInteger(m) || (w.length - 4) / 2 > MAX_REPRESENTATIONS) return;
+      if (this.pending.length >= MAX_PENDING) return;
       for (let i = 4; i + 1 < w.length; i += 2) {
-        if (!/^[a-z]+\/[a-z0-9.+-]+$/.test(w[i]!)) return;
+        if (w[i]!.length > MAX_MIME || !/^[a-z]+\/[a-z0-9.+-]+$/.test(w[i]!)) return;
       }
       for (let i = 4; i + 1 < w.length; i += 2) {
         this.pending.push({ m, both: false, at: Date.now(), event: { kind: 'display', cell, display: k, mime: w[i]!, data: Buffer.from(w[i + 1]!, 'base64') } });

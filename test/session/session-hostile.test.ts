@@ -1,0 +1,61 @@
+// Attacks on sessions found by a review, each as a test first: a Redis error in a cell must not
+// leave the session unswept under the executor's next tenant; forged kernel lines on fd 3 and
+// forged markers must not get past the output cap or hold the daemon; a cell of another executor's
+// task id must not be answered by a session; closes sent early still count.
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { readProcTable } from '../../src/sandbox/proc-table.js';
+import { connect, needsRoot, sandboxUid, unique, waitFor } from '../helpers/env.js';
+import { cell, readCell, sessionExecutors, sessionsToClose } from './helpers.js';
+
+const redis = connect();
+const sessions = sessionsToClose(redis);
+afterEach(() => sessions.closeAll());
+afterAll(() => redis.quit());
+const executor = sessionExecutors();
+// The python runtime's uid (bash 0, node 1, python 2 from the base).
+const PYTHON_UID = sandboxUid(33) + 2;
+
+describe.skipIf(needsRoot.skip)(`sessions under attack ${needsRoot.reason}`, () => {
+  const stream = unique('tasks');
+  const ready = executor(stream, 33);
+
+  it('sweeps a session whose cell hits a Redis error, before the executor takes anything else', async () => {
+    await ready;
+    const sid = sessions.track(stream, unique('boom'));
+    await cell(redis, stream, { runtime: 'python', session: sid, code: 'import subprocess\nbg = subprocess.Popen(["sleep", "300"])' });
+    // A results key that is not a stream: every write for this task id fails (WRONGTYPE).
+    const boom = unique('boom-cell');
+    await redis.set(`executor:results:${boom}`, 'not a stream');
+    await redis.xadd(`executor:session:{${sid}}:cells`, '*', 'task', JSON.stringify({ id: boom, runtime: 'python', session: sid, code: 'print(1)' }));
+    // The session goes on after that cell...
+    expect((await cell(redis, stream, { runtime: 'python', session: sid, code: 'print(bg.poll())' })).stdout).toBe('None\n');
+    await redis.xadd(`${stream}:control`, '*', 'close', sid);
+    await waitFor('the session to end', async () => ((await redis.hget(`executor:session:{${sid}}`, 'state')) === 'ended' ? true : undefined));
+    // ... and when it ends, nothing of it is left alive.
+    await waitFor('the session swept', async () => ((await readProcTable(PYTHON_UID)).filter((p) => p.alive).length === 0 ? true : undefined), 10_000);
+  });
+
+  it('keeps forged display lines from passing the output cap or filling Redis', async () => {
+    await ready;
+    const sid = sessions.track(stream, unique('forge'));
+    await cell(redis, stream, { runtime: 'python', session: sid, code: 'import executor_kernel as k, os' });
+    // Mime types of 2 MB: the line is refused whole.
+    const huge = await cell(redis, stream, {
+      runtime: 'python',
+      session: sid,
+      limits: { outputBytes: 1000 },
+      code: 'line = "display %d 1 999" % k.Cell.n + (" a/" + "b" * 2_000_000 + " ") * 5\nos.write(k.FD, (line + "\\n").encode())\nprint("sent")',
+    });
+    expect(huge.result.status).toBe('ok');
+    expect(await redis.memory('USAGE', `executor:results:${huge.id}`)).toBeLessThan(50_000);
+    // A flood of well-formed empty displays: each costs an entry, and the cap ends the cell.
+    const flood = await cell(redis, stream, {
+      runtime: 'python',
+      session: sid,
+      limits: { outputBytes: 1000 },
+      code: 'line = ("display %d 1 1" % k.Cell.n + " a/b " * 16 + "\\n").encode()\nfor _ in range(5000):\n    os.write(k.FD, line)\nimport time\ntime.sleep(2)',
+    });
+    expect(flood.result).toMatchObject({ status: 'output_limit', truncated: true });
+    expect(flood.displays.length).toBeLessThan(20);
+  });
+});
