@@ -26,10 +26,28 @@ export interface Cell {
 
 const PART_BYTES = 1024 * 1024;
 
+/**
+ * The entry a cell's claim names: its task-stream entry, or its entry in the session's own stream,
+ * named with that stream (an id chosen by a controller could equal one of the task stream's).
+ */
+export function cellEntryRef(sessionId: string, cell: Pick<Cell, 'entry' | 'fromGroup'>, prefix: string): { id: string; attempt: number } {
+  return cell.fromGroup ? { id: cell.entry.entryId, attempt: cell.entry.deliveries } : { id: `${sessionStreamKey(sessionId, prefix)}/${cell.entry.entryId}`, attempt: 1 };
+}
+
+/**
+ * Answer a cell of the session's own stream without running it, fenced like any answer: never
+ * for a task id another entry has claimed (it runs elsewhere), never twice.
+ */
+export async function answerCell(w: Wiring, sessionId: string, entryId: string, taskId: string, result: ExitResult): Promise<void> {
+  const ref = cellEntryRef(sessionId, { entry: { entryId, raw: undefined, deliveries: 1, fields: [] }, fromGroup: false }, w.config.keyPrefix);
+  const answered = await new ResultsWriter(w.redis, { taskId, prefix: w.config.keyPrefix }, w.config.resultTtlS, [], ref).answer(result, w.config.consumer, false);
+  if (answered === 'running') w.logger.warn({ taskId, session: sessionId }, 'a cell of the session has the id of a task that runs from another entry; not answered');
+}
+
 export async function runCellTask(w: Wiring, s: Session, cell: Cell, fixed: FixedBySession, countRun: () => number): Promise<{ dirty: boolean }> {
   const { config } = w;
   const { entry } = cell;
-  const answer = (taskId: string, result: ExitResult) => (cell.fromGroup ? answerWithoutRun(w, entry, taskId, result) : new ResultsWriter(w.redis, { taskId, prefix: config.keyPrefix }, config.resultTtlS).exit(result, config.consumer));
+  const answer = (taskId: string, result: ExitResult) => (cell.fromGroup ? answerWithoutRun(w, entry, taskId, result) : answerCell(w, s.id, entry.entryId, taskId, result));
   let admitted = cell.admitted;
   if (!admitted) {
     const a = admit(entry, { runtimes: w.runtimes, maxima: w.maxima, taskBytes: config.taskBytes, filesBytes: config.filesBytes, maxAttempts: config.maxAttempts, isCancelled: (id) => w.control.isCancelled(id), now: Date.now() });
@@ -48,7 +66,7 @@ export async function runCellTask(w: Wiring, s: Session, cell: Cell, fixed: Fixe
   }
   const log = taskLogger(w.logger, task, entry.deliveries).child({ session: s.id });
   const n = s.cells + 1;
-  const writer = new ResultsWriter(w.redis, { taskId: task.id, prefix: config.keyPrefix }, config.resultTtlS, task.traceparent ? ['traceparent', task.traceparent] : [], { id: entry.entryId, attempt: entry.deliveries });
+  const writer = new ResultsWriter(w.redis, { taskId: task.id, prefix: config.keyPrefix }, config.resultTtlS, task.traceparent ? ['traceparent', task.traceparent] : [], cellEntryRef(s.id, cell, config.keyPrefix));
   const more = ['session', s.id, 'cell', String(n), 'sessionStream', sessionStreamKey(s.id, config.keyPrefix), 'idleDeadline', String(s.lastActive + s.sessionLimits.idleMs), 'lifetimeDeadline', String(s.lifetimeDeadline)];
   const claim = await writer.begin(config.consumer, limits, w.sandbox.capabilities.kind, more);
   if (claim === 'answered' || claim === 'running') {

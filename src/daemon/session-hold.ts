@@ -10,9 +10,8 @@ import { fixedBy } from '../session/fixed.js';
 import { SECURITY_EVENTS, securityEvent } from '../security-events.js';
 import { sessionOf } from '../task/schema.js';
 import { answerWithoutRun, taskLogger } from './answer.js';
-import { runCellTask, type Cell } from './session-cell.js';
+import { answerCell, runCellTask, type Cell } from './session-cell.js';
 import { answerWaitingCells, sessionEndedResult, taskIdOf } from './session-route.js';
-import { ResultsWriter } from '../queue/results-writer.js';
 import type { StandbyPool } from '../standby/pool.js';
 import type { Admitted, TaskOutcome } from './run-task.js';
 import { admit } from './admit.js';
@@ -151,6 +150,6 @@ async function answerEndedCell(w: Wiring, ref: { id: string }, c: Cell, reason: 
     if (id) await answerWithoutRun(w, c.entry, id, sessionEndedResult(ref, reason));
     else await w.consumer.handBack(c.entry.entryId);
   } else if (id) {
-    await new ResultsWriter(w.redis, { taskId: id, prefix: w.config.keyPrefix }, w.config.resultTtlS).exit(sessionEndedResult(ref, reason), w.config.consumer);
+    await answerCell(w, ref.id, c.entry.entryId, id, sessionEndedResult(ref, reason));
   }
 }

@@ -4,10 +4,10 @@
 // the state it expects.
 import { notRunResult, type ExitResult, type SessionEndReason } from '../protocol/result.js';
 import type { StreamTask } from '../queue/consumer.js';
-import { ResultsWriter } from '../queue/results-writer.js';
 import { fixedBy } from '../session/fixed.js';
 import { sessionOf, type SessionRef } from '../task/schema.js';
 import { answerWithoutRun, taskLogger } from './answer.js';
+import { answerCell } from './session-cell.js';
 import type { Admitted } from './run-task.js';
 import type { Wiring } from './wiring.js';
 
@@ -74,7 +74,8 @@ export async function answerWaitingCells(w: Wiring, ref: SessionRef, lastId: str
       lastId = c.entryId;
       const id = taskIdOf(c.raw);
       if (id === undefined) continue;
-      await new ResultsWriter(w.redis, { taskId: id, prefix: w.config.keyPrefix }, w.config.resultTtlS).exit(sessionEndedResult(ref, reason), w.config.consumer);
+      // One cell that cannot be answered (a broken key) does not keep the others from theirs.
+      await answerCell(w, ref.id, c.entryId, id, sessionEndedResult(ref, reason)).catch((err: Error) => w.logger.error({ err: err.message, taskId: id }, 'answering a cell of an ended session failed'));
     }
   }
 }

@@ -26,13 +26,16 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 'ok'`;
 
 /**
- * KEYS results, claim, written; ARGV claim value, sequence number, ttlS, entry fields...
- * Appends only while the claim is ours, and each numbered write of an attempt at most once:
+ * KEYS results, claim, written, answered; ARGV claim value, sequence number, ttlS, entry fields...
+ * Appends only while the claim is ours and the id has no answer (a session's cell answered by
+ * whoever saw its executor's lease lapse, while that executor still ran it), and each numbered
+ * write of an attempt at most once:
  * `written` holds `<claim value> <last sequence number>`, so a write re-sent after a lost reply
  * (ioredis re-sends unanswered commands when it reconnects) is acknowledged, not appended again.
  */
 export const FENCED_XADD = `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
 local w = redis.call('GET', KEYS[3])
 local prefix = ARGV[1] .. ' '
 if w and string.sub(w, 1, #prefix) == prefix and tonumber(string.sub(w, #prefix + 1)) >= tonumber(ARGV[2]) then return 1 end

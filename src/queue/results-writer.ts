@@ -97,7 +97,7 @@ export class ResultsWriter {
   private append(fields: (string | Buffer)[]): Promise<unknown> {
     if (!this.entry) return this.redis.xadd(this.key, '*', ...fields);
     const ttlS = String(this.runningTtlS || this.ttlS);
-    return this.redis.eval(FENCED_XADD, 3, this.key, this.claim, this.written, this.claimValue, String(++this.sequence), ttlS, ...fields);
+    return this.redis.eval(FENCED_XADD, 4, this.key, this.claim, this.written, this.answered, this.claimValue, String(++this.sequence), ttlS, ...fields);
   }
 
   /**

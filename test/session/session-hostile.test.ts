@@ -58,4 +58,21 @@ describe.skipIf(needsRoot.skip)(`sessions under attack ${needsRoot.reason}`, () 
     expect(flood.result).toMatchObject({ status: 'output_limit', truncated: true });
     expect(flood.displays.length).toBeLessThan(20);
   });
+
+  it('never answers, from a session, a task id that runs from another entry', async () => {
+    await ready;
+    const other = await executor(stream, 34);
+    const sid = sessions.track(stream, unique('victim-session'));
+    await cell(redis, stream, { runtime: 'python', session: sid, code: 'x = 1' });
+    // Another tenant's one-shot task, running on the other executor.
+    const victim = unique('victim');
+    await redis.xadd(stream, '*', 'task', JSON.stringify({ id: victim, runtime: 'bash', code: 'sleep 2; echo victim done' }));
+    await waitFor('the victim to start', async () => ((await redis.xlen(`executor:results:${victim}`)) > 0 ? true : undefined));
+    // A cell with the victim's id (and a runtime the session refuses) on the session's own stream.
+    await redis.xadd(`executor:session:{${sid}}:cells`, '*', 'task', JSON.stringify({ id: victim, runtime: 'node', session: sid, code: '1' }));
+    const run = await readCell(redis, victim);
+    expect(run.result).toMatchObject({ status: 'ok' });
+    expect(run.stdout).toBe('victim done\n');
+    expect(run.started.executor).toBe(other.env.EXECUTOR_CONSUMER);
+  });
 });
