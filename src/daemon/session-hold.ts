@@ -11,7 +11,7 @@ import { SECURITY_EVENTS, securityEvent } from '../security-events.js';
 import { sessionOf } from '../task/schema.js';
 import { answerWithoutRun, taskLogger } from './answer.js';
 import { answerCell, runCellTask, type Cell } from './session-cell.js';
-import { answerWaitingCells, sessionEndedResult, taskIdOf } from './session-route.js';
+import { answerWaitingCells, routeSessionTask, sessionEndedResult, taskIdOf } from './session-route.js';
 import type { StandbyPool } from '../standby/pool.js';
 import type { Admitted, TaskOutcome } from './run-task.js';
 import { admit } from './admit.js';
@@ -133,12 +133,18 @@ export async function holdSession(w: Wiring, standbys: StandbyPool | undefined, 
   }
 }
 
-/** New entries of the task stream: this session's cells, to run; every other entry given back. */
+/**
+ * New entries of the task stream: this session's cells, to run; another open session's cells,
+ * routed to their holder (or answered, when that session has ended); every other entry given
+ * back for an executor that is free.
+ */
 async function cellsFromTaskStream(w: Wiring, sessionId: string): Promise<Cell[]> {
   const cells: Cell[] = [];
   for (const entry of await w.consumer.readNew(10)) {
     const a = admit(entry, { runtimes: w.runtimes, maxima: w.maxima, taskBytes: w.config.taskBytes, filesBytes: w.config.filesBytes, maxAttempts: w.config.maxAttempts, isCancelled: (id) => w.control.isCancelled(id), now: Date.now() });
-    if (a.kind === 'run' && sessionOf(a.task)?.id === sessionId) cells.push({ entry, admitted: a, fromGroup: true });
+    const named = a.kind === 'run' ? sessionOf(a.task)?.id : undefined;
+    if (a.kind === 'run' && named === sessionId) cells.push({ entry, admitted: a, fromGroup: true });
+    else if (a.kind === 'run' && named !== undefined && (await routeSessionTask(w, entry, a, false)) !== 'absent') continue;
     else await w.consumer.handBack(entry.entryId);
   }
   return cells;

@@ -15,8 +15,12 @@ export function sessionEndedResult(ref: SessionRef, reason: SessionEndReason): E
   return { ...notRunResult('session_ended', `session "${ref.id}" has ended (${reason}); a session id is single-use`), session: { id: ref.id, ended: reason } };
 }
 
-/** 'hold' when this executor has just opened the session and must run it; otherwise answered or handed on. */
-export async function routeSessionTask(w: Wiring, entry: StreamTask, admitted: Admitted): Promise<'hold' | 'done'> {
+/**
+ * 'hold' when this executor has just opened the session and must run it; 'absent' when it may not
+ * open one (it holds a session already) and this one does not exist yet; otherwise answered or
+ * handed on.
+ */
+export async function routeSessionTask(w: Wiring, entry: StreamTask, admitted: Admitted, mayOpen = true): Promise<'hold' | 'done' | 'absent'> {
   const { task, profile } = admitted;
   const ref = sessionOf(task)!;
   const log = taskLogger(w.logger, task, entry.deliveries).child({ session: ref.id });
@@ -37,10 +41,13 @@ export async function routeSessionTask(w: Wiring, entry: StreamTask, admitted: A
     leaseMs: w.config.sessionLeaseMs,
     fixed: JSON.stringify(fixedBy(task)),
     raw: entry.raw!,
+    mayOpen,
   });
   switch (route.kind) {
     case 'opened':
       return 'hold';
+    case 'absent':
+      return 'absent';
     case 'forwarded':
       // The holder runs it from its own stream, in the order cells reach it.
       log.info({ holder: route.holder }, 'session task handed to the executor that holds the session');

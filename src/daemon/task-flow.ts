@@ -37,7 +37,7 @@ export async function handleTask(w: Wiring, standbys: StandbyPool | undefined, e
   const { task } = admission;
   if (task.session !== undefined) {
     // Opened here: this executor holds the session until it ends, and takes no other work.
-    if ((await routeSessionTask(w, entry, admission)) === 'done') return NOT_RUN;
+    if ((await routeSessionTask(w, entry, admission)) !== 'hold') return NOT_RUN;
     return holdSession(w, standbys, entry, admission, countRun);
   }
   const log = taskLogger(w.logger, task, entry.deliveries);

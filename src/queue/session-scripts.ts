@@ -5,8 +5,10 @@
 
 /**
  * Route a task that names a session. KEYS record, cells, lease; ARGV me, now, runtime, idleMs,
- * lifetimeMs, leaseMs, fixed, raw task. Returns:
+ * lifetimeMs, leaseMs, fixed, raw task, may open ('0': an executor that holds a session already).
+ * Returns:
  * - {'opened'}: the session did not exist; it is now open, held by me (my lease taken)
+ * - {'absent'}: it did not exist, and I may not open it
  * - {'mine'}: I hold it already
  * - {'forwarded', holder}: another executor holds it; the task was appended to its cells stream
  * - {'ended', reason}: it has ended (ids are single-use)
@@ -15,6 +17,7 @@
 export const ROUTE_SESSION = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then
+  if ARGV[9] == '0' then return {'absent'} end
   redis.call('HSET', KEYS[1], 'state', 'open', 'holder', ARGV[1], 'runtime', ARGV[3], 'fixed', ARGV[7], 'opened', ARGV[2], 'idleMs', ARGV[4], 'lifetimeMs', ARGV[5], 'cells', '0')
   redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[6])
   return {'opened'}

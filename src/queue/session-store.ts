@@ -9,6 +9,7 @@ import { END_IF_LOST, END_SESSION, RENEW_LEASE, ROUTE_SESSION, SUBMIT_CELL } fro
 
 export type Route =
   | { kind: 'opened' }
+  | { kind: 'absent' }
   | { kind: 'mine' }
   | { kind: 'forwarded'; holder: string }
   | { kind: 'ended'; reason: SessionEndReason }
@@ -24,6 +25,8 @@ export interface OpenRequest {
   fixed: string;
   /** The task entry's own bytes, appended to the cells stream when another executor holds it. */
   raw: Buffer;
+  /** False for an executor that holds a session already: it routes, it never opens. */
+  mayOpen?: boolean;
 }
 
 /** One cell waiting in a session's own stream. */
@@ -45,11 +48,11 @@ export class SessionStore {
   async route(sessionId: string, r: OpenRequest): Promise<Route> {
     const k = this.keys(sessionId);
     const now = Date.now();
-    const [kind, arg] = (await this.redis.eval(ROUTE_SESSION, 3, k.record, k.cells, k.lease, r.me, String(now), r.runtime, String(r.idleMs), String(r.lifetimeMs), String(r.leaseMs), r.fixed, r.raw)) as [string, string?];
+    const [kind, arg] = (await this.redis.eval(ROUTE_SESSION, 3, k.record, k.cells, k.lease, r.me, String(now), r.runtime, String(r.idleMs), String(r.lifetimeMs), String(r.leaseMs), r.fixed, r.raw, r.mayOpen === false ? '0' : '1')) as [string, string?];
     if (kind === 'opened') await this.redis.zadd(sessionsIndexKey(this.prefix), now, sessionId);
     if (kind === 'forwarded' || kind === 'lost') return { kind, holder: arg ?? '' };
     if (kind === 'ended') return { kind, reason: arg as SessionEndReason };
-    return { kind: kind as 'opened' | 'mine' };
+    return { kind: kind as 'opened' | 'absent' | 'mine' };
   }
 
   /** False when the session is no longer mine (ended by someone who saw my lease lapse). */

@@ -75,4 +75,20 @@ describe.skipIf(needsRoot.skip)(`sessions under attack ${needsRoot.reason}`, () 
     expect(run.stdout).toBe('victim done\n');
     expect(run.started.executor).toBe(other.env.EXECUTOR_CONSUMER);
   });
+
+  it('gets cells on the task stream to their session while every executor holds one', async () => {
+    const own = unique('tasks');
+    await executor(own, 35);
+    await executor(own, 36);
+    const a = sessions.track(own, unique('sa'));
+    const b = sessions.track(own, unique('sb'));
+    await cell(redis, own, { runtime: 'python', session: a, code: 'seen = []' });
+    await cell(redis, own, { runtime: 'python', session: b, code: 'other = 1' });
+    // Both executors hold a session now; six cells of the first go on the task stream at once.
+    const ids = [1, 2, 3, 4, 5, 6].map((i) => unique(`a${i}`));
+    for (const [i, id] of ids.entries()) await redis.xadd(own, '*', 'task', JSON.stringify({ id, runtime: 'python', session: a, code: `seen.append(${i})` }));
+    const results = await Promise.all(ids.map((id) => readCell(redis, id, 10_000)));
+    expect(results.every((r) => r.result.status === 'ok')).toBe(true);
+    expect((await cell(redis, own, { runtime: 'python', session: a, code: 'print(sorted(seen))' })).stdout).toBe('[0, 1, 2, 3, 4, 5]\n');
+  });
 });
