@@ -20,6 +20,8 @@ export interface FollowOptions {
    * knows no sessions (it ran the task stateless), and `result` is rejected with SESSION_UNSUPPORTED.
    */
   session?: string;
+  /** This task opens the session: a `started` that is not cell 1 means the id was someone else's session. */
+  opensSession?: boolean;
   /** Give up (rejecting `result`) when no exit arrived within this many ms; none by default. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -107,6 +109,9 @@ export class Submission implements AsyncIterable<ResultEvent> {
           if (!event) continue;
           if (event.type === 'started' && o.session !== undefined && event.session?.id !== o.session) {
             throw new ExecutorError(ERROR_CODES.SESSION_UNSUPPORTED, `the executor that took task ${this.id} (${event.executor}) does not know sessions: it ran the cell without the session's state; upgrade the executors`);
+          }
+          if (event.type === 'started' && o.opensSession && event.session && event.session.cell !== 1) {
+            throw new ExecutorError(ERROR_CODES.SESSION_ID_TAKEN, `session id "${o.session}" was already in use: task ${this.id} ran as its cell ${event.session.cell} (choose another, unguessable id)`);
           }
           if (event.type === 'started') {
             this.onStartedOnce(event);

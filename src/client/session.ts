@@ -89,7 +89,7 @@ export class SessionHandle {
       limits: { ...(first ? this.o.limits : {}), ...limits },
       session: first ? { id: this.id, ...(this.o.idleMs ? { idleMs: this.o.idleMs } : {}), ...(this.o.lifetimeMs ? { lifetimeMs: this.o.lifetimeMs } : {}) } : this.id,
     };
-    const followOptions = { ...follow, session: this.id };
+    const followOptions = { ...follow, session: this.id, opensSession: first };
     this.opened = true;
     if (!first) {
       const { id: taskId, body } = this.t.serialise(input);

@@ -2,6 +2,7 @@
 // its runtime has none, otherwise routed (queue/session-store.ts). It opens the session here, or
 // is handed to the executor that holds it, or is answered `session_ended` — never run without
 // the state it expects.
+import { createHash } from 'node:crypto';
 import { notRunResult, type ExitResult, type SessionEndReason } from '../protocol/result.js';
 import type { StreamTask } from '../queue/consumer.js';
 import { fixedBy } from '../session/fixed.js';
@@ -39,7 +40,8 @@ export async function routeSessionTask(w: Wiring, entry: StreamTask, admitted: A
     idleMs: Math.min(ref.idleMs ?? Infinity, w.config.sessionIdleMs),
     lifetimeMs: Math.min(ref.lifetimeMs ?? Infinity, w.config.sessionLifetimeMs),
     leaseMs: w.config.sessionLeaseMs,
-    fixed: JSON.stringify(fixedBy(task)),
+    // A digest only: the record is readable by controllers, and env may hold secrets.
+    fixed: createHash('sha256').update(JSON.stringify(fixedBy(task))).digest('hex'),
     raw: entry.raw!,
     mayOpen,
   });

@@ -27,13 +27,12 @@ function writeOne(root: string, f: TaskFile, owner: { uid: number; gid: number }
     for (const seg of segments) {
       const st = lstatAt(dirFd, seg);
       if (st && !st.isDirectory()) throw new ExecutorError(ERROR_CODES.INPUT_FILES, `files: "${f.path}": a part of its path is not a folder in the session`);
-      if (!st) {
-        fs.mkdirSync(at(dirFd, seg), { mode: 0o755 });
-        if (owner) fs.lchownSync(at(dirFd, seg), owner.uid, owner.gid);
-      }
+      if (!st) fs.mkdirSync(at(dirFd, seg), { mode: 0o755 });
       const next = openDirAt(dirFd, seg);
       close(dirFd);
       dirFd = next;
+      // Owned through its own descriptor: by name, a folder swapped in meanwhile would get it.
+      if (!st && owner) fs.fchownSync(dirFd, owner.uid, owner.gid);
     }
     const existing = lstatAt(dirFd, name);
     if (existing?.isDirectory()) throw new ExecutorError(ERROR_CODES.INPUT_FILES, `files: "${f.path}" is a folder in the session`);

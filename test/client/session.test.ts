@@ -29,6 +29,14 @@ describe.skipIf(needsRoot.skip)(`client sessions ${needsRoot.reason}`, () => {
     expect(after).toMatchObject({ status: 'session_ended', session: { id: session.id, ended: 'closed' } });
   });
 
+  it('fails a session\'s first cell when its id was already someone else\'s open session', async () => {
+    const first = client.session({ runtime: 'python' });
+    await (await first.run('mine = 1')).result;
+    const second = client.session({ runtime: 'python', id: first.id });
+    await expect((await second.run('print(mine)')).result).rejects.toMatchObject({ code: ERROR_CODES.SESSION_ID_TAKEN });
+    await first.close();
+  });
+
   it('fails clearly when a cell is taken by an executor that does not know sessions', async () => {
     // A stand-in for an executor from before sessions: it runs the task stateless (a started
     // without `session`), as such an executor would.
