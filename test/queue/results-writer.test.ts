@@ -56,4 +56,18 @@ describe('ResultsWriter', () => {
     await first.output('stdout', Buffer.from('1c'));
     expect(await stdout(id)).toEqual(['1a', '1b', '2a']);
   });
+
+  it('writes nothing more for an attempt once its id has been answered by someone else (a lost session\'s cell)', async () => {
+    const id = unique('answered');
+    const proxy = await stallingProxy();
+    cleanup.push(() => proxy.close());
+    const running = await writerThrough(proxy, id, 1);
+    await running.output('stdout', Buffer.from('before'));
+    const result = { status: 'session_ended' as const, exitCode: null, signal: null, wallMs: 0, cpuMs: 0, stdoutBytes: 0, stderrBytes: 0, truncated: false };
+    expect(await new ResultsWriter(redis, { taskId: id }, 60, [], { id: '1-1', attempt: 1 }).answer(result, 'reaper', false)).toBe('ok');
+    await running.output('stdout', Buffer.from('after'));
+    const entries = await resultEntries(redis, id);
+    expect(entries.map((e) => e.type)).toEqual(['started', 'stdout', 'exit']);
+    expect(await running.answer({ ...result, status: 'ok' as const, exitCode: 0 }, 'holder', true)).not.toBe('ok');
+  });
 });
