@@ -2,6 +2,7 @@
 // leave the session unswept under the executor's next tenant; forged kernel lines on fd 3 and
 // forged markers must not get past the output cap or hold the daemon; a cell of another executor's
 // task id must not be answered by a session; closes sent early still count.
+import fs from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readProcTable } from '../../src/sandbox/proc-table.js';
 import { connect, needsRoot, sandboxUid, unique, waitFor } from '../helpers/env.js';
@@ -12,6 +13,13 @@ const sessions = sessionsToClose(redis);
 afterEach(() => sessions.closeAll());
 afterAll(() => redis.quit());
 const executor = sessionExecutors();
+const cmdline = (pid: number) => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    return ''; // gone meanwhile
+  }
+};
 // The python runtime's uid (bash 0, node 1, python 2 from the base).
 const PYTHON_UID = sandboxUid(33) + 2;
 
@@ -31,8 +39,9 @@ describe.skipIf(needsRoot.skip)(`sessions under attack ${needsRoot.reason}`, () 
     expect((await cell(redis, stream, { runtime: 'python', session: sid, code: 'print(bg.poll())' })).stdout).toBe('None\n');
     await redis.xadd(`${stream}:control`, '*', 'close', sid);
     await waitFor('the session to end', async () => ((await redis.hget(`executor:session:{${sid}}`, 'state')) === 'ended' ? true : undefined));
-    // ... and when it ends, nothing of it is left alive.
-    await waitFor('the session swept', async () => ((await readProcTable(PYTHON_UID)).filter((p) => p.alive).length === 0 ? true : undefined), 10_000);
+    // ... and when it ends, nothing of it is left alive (a new standby of that uid may wait by then).
+    const sessionLeft = async () => (await readProcTable(PYTHON_UID)).filter((p) => p.alive && cmdline(p.pid).startsWith('sleep\0300'));
+    await waitFor('the session swept', async () => ((await sessionLeft()).length === 0 ? true : undefined), 10_000);
   });
 
   it('keeps forged display lines from passing the output cap or filling Redis', async () => {
