@@ -40,7 +40,7 @@ describe.skipIf(needsRoot.skip)(`sessions under attack ${needsRoot.reason}`, () 
     await redis.xadd(`${stream}:control`, '*', 'close', sid);
     await waitFor('the session to end', async () => ((await redis.hget(`executor:session:{${sid}}`, 'state')) === 'ended' ? true : undefined));
     // ... and when it ends, nothing of it is left alive (a new standby of that uid may wait by then).
-    const sessionLeft = async () => (await readProcTable(PYTHON_UID)).filter((p) => p.alive && cmdline(p.pid).startsWith('sleep\0300'));
+    const sessionLeft = async () => (await readProcTable(PYTHON_UID)).filter((p) => p.alive && cmdline(p.pid).startsWith('sleep\x00300'));
     await waitFor('the session swept', async () => ((await sessionLeft()).length === 0 ? true : undefined), 10_000);
   });
 
