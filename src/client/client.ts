@@ -3,12 +3,13 @@
 // Redis client (see README).
 import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
-import { answeredKey, sessionKey, sessionsIndexKey, DEFAULT_KEY_PREFIX, DEFAULT_STREAM, KEY_PREFIX_PATTERN, TASK_FIELD, controlKey } from '../protocol/keys.js';
+import { answeredKey, DEFAULT_KEY_PREFIX, DEFAULT_STREAM, KEY_PREFIX_PATTERN, TASK_FIELD, controlKey } from '../protocol/keys.js';
 import { taskSchema, type Task, type TaskInput } from '../task/schema.js';
 import { ERROR_CODES, ExecutorError, usageError } from '../errors.js';
 import { DEFAULT_TASK_BYTES, taskTooLarge } from '../task/size.js';
 import { Submission, type FollowOptions } from './follow.js';
 import { SessionHandle, type SessionOptions } from './session.js';
+import { SessionStore } from '../queue/session-store.js';
 import { DEFAULT_REDIS_URL, credentialsOf, parseClusterNodes, type ClusterNode } from '../config/redis.js';
 
 export interface ClientOptions {
@@ -40,6 +41,8 @@ export class ExecutorClient {
   private readonly stream: string;
   private readonly keyPrefix: string;
   private readonly maxTaskBytes: number;
+  /** Sessions' records and streams, through the same scripts the executors use. */
+  private readonly store: SessionStore;
   private readonly clusterNodes: readonly ClusterNode[];
   /** What the last failed connection attempt said (ECONNREFUSED...), for the one error we raise. */
   private lastConnectionError: string | undefined;
@@ -64,6 +67,7 @@ export class ExecutorClient {
     }
     this.stream = options.stream ?? DEFAULT_STREAM;
     this.maxTaskBytes = options.maxTaskBytes ?? DEFAULT_TASK_BYTES;
+    this.store = new SessionStore(this.redis, this.keyPrefix);
     // Connection errors reach the caller as one ExecutorError from the command that failed (see
     // reach()), not as ioredis's "unhandled error event" traces.
     if (this.ownsConnection) this.redis.on('error', (err: NodeJS.ErrnoException) => (this.lastConnectionError = err.code ?? err.message));
@@ -121,8 +125,7 @@ export class ExecutorClient {
   session(options: SessionOptions): SessionHandle {
     return new SessionHandle(
       {
-        redis: this.redis,
-        keyPrefix: this.keyPrefix,
+        store: this.store,
         submit: (input, o) => this.submit(input, o),
         serialise: (input) => {
           const { task, body } = this.serialise(input);
@@ -137,11 +140,11 @@ export class ExecutorClient {
 
   /** The open sessions (oldest first): holder, runtime, when opened, last active, cells run. */
   async listSessions(): Promise<SessionInfo[]> {
-    const ids = await this.reach(() => this.redis.zrange(sessionsIndexKey(this.keyPrefix), 0, -1));
+    const ids = await this.reach(() => this.store.listed());
     const infos: SessionInfo[] = [];
     for (const id of ids) {
-      const r = await this.redis.hgetall(sessionKey(id, this.keyPrefix));
-      if (r.state !== 'open') continue;
+      const r = await this.store.record(id);
+      if (r?.state !== 'open') continue;
       infos.push({ id, holder: r.holder ?? '', runtime: r.runtime ?? '', openedAt: Number(r.opened), lastActive: Number(r.lastActive ?? r.opened), cells: Number(r.cells ?? 0) });
     }
     return infos;

@@ -6,10 +6,8 @@
 // stream otherwise, where an executor answers them `session_ended`. Each cell is sent once the
 // previous one has started, so cells run in the order `run` was called.
 import { randomUUID } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
-import { sessionKey, sessionStreamKey } from '../protocol/keys.js';
 import type { EffectiveLimits } from '../protocol/result.js';
-import { SUBMIT_CELL } from '../queue/session-scripts.js';
+import type { SessionStore } from '../queue/session-store.js';
 import type { TaskInput } from '../task/schema.js';
 import type { FollowOptions, Submission } from './follow.js';
 
@@ -36,8 +34,8 @@ export interface CellOptions extends FollowOptions {
 
 /** What the client lends a session: how to send a task and follow it, and its Redis. */
 export interface SessionTransport {
-  redis: Redis | Cluster;
-  keyPrefix: string;
+  /** The session's record and streams (the direct route). */
+  store: SessionStore;
   /** Validate and enqueue on the task stream, then follow (ExecutorClient.submit). */
   submit(input: TaskInput, options: FollowOptions): Promise<Submission>;
   /** Validate and serialise a task without sending it. */
@@ -93,9 +91,7 @@ export class SessionHandle {
     this.opened = true;
     if (!first) {
       const { id: taskId, body } = this.t.serialise(input);
-      const k = sessionKey(this.id, this.t.keyPrefix);
-      const [kind] = (await this.t.redis.eval(SUBMIT_CELL, 2, k, sessionStreamKey(this.id, this.t.keyPrefix), body)) as [string];
-      if (kind === 'queued') return this.t.follow(taskId, followOptions);
+      if ('queued' in (await this.t.store.submit(this.id, body))) return this.t.follow(taskId, followOptions);
       // Not open (ended, or not opened yet): the task stream routes it, or answers it session_ended.
       return this.t.submit({ ...input, id: taskId }, followOptions);
     }
