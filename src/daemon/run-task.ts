@@ -44,6 +44,7 @@ export async function runTask(w: Wiring, standbys: StandbyPool | undefined, { ta
     w.metrics?.interpreterStarts.inc({ runtime: task.runtime, interpreter: standby ? 'standby' : 'fresh' });
     report = await executeRun({ task, profile, limits }, runContext, {
       output: (kind, data) => writer.output(kind, data),
+      display: (k, mime, data) => writer.display(k, mime, data),
       artifact: (relPath, data, part, parts) => writer.file(relPath, data, part, parts),
       abort: w.forced,
       cancel: cancel.signal,

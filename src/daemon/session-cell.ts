@@ -24,8 +24,6 @@ export interface Cell {
   fromGroup: boolean;
 }
 
-const PART_BYTES = 1024 * 1024;
-
 /**
  * The entry a cell's claim names: its task-stream entry, or its entry in the session's own stream,
  * named with that stream (an id chosen by a controller could equal one of the task stream's).
@@ -86,10 +84,7 @@ export async function runCellTask(w: Wiring, s: Session, cell: Cell, fixed: Fixe
   try {
     const report = await runCell(s, n, task, limits, {
       output: (kind, data) => writer.output(kind, data),
-      display: async (k, mime, data) => {
-        const parts = Math.max(1, Math.ceil(data.length / PART_BYTES));
-        for (let i = 0; i < parts; i++) await writer.display(k, mime, data.subarray(i * PART_BYTES, (i + 1) * PART_BYTES), i + 1, parts);
-      },
+      display: (k, mime, data) => writer.display(k, mime, data),
       artifact: (p, data, part, parts) => writer.file(p, data, part, parts),
       cancel: cancel.signal,
       abort: w.forced,

@@ -13,7 +13,8 @@ import { configuredMaxima, effectiveLimits } from '../run/limits.js';
 import type { RuntimeRegistry } from '../runtimes/load.js';
 import { SESSION_KERNELS_DIR, STANDBY_BOOTSTRAPS_DIR } from '../runtimes/load.js';
 import type { PreparedSandbox } from '../sandbox/prepare.js';
-import { installBootstraps, StandbyPool } from '../standby/pool.js';
+import { installBootstraps } from '../runtimes/bootstraps.js';
+import { StandbyPool } from '../standby/pool.js';
 import { SessionStore } from '../queue/session-store.js';
 import type { ExecutorMetrics } from './metrics.js';
 

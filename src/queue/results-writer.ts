@@ -15,6 +15,9 @@ import type { EffectiveLimits, ExitResult, SandboxKind } from '../protocol/resul
 import type { OutputKind } from '../output/coalescer.js';
 import { ANSWER, BEGIN, FENCED_XADD } from './results-scripts.js';
 
+// A display larger than this goes out in parts, as files do.
+const DISPLAY_PART_BYTES = 1024 * 1024;
+
 /** How a claim or an answer went. */
 export type Claim =
   /** This attempt holds the id (begin) or its answer was written (answer). */
@@ -83,17 +86,25 @@ export class ResultsWriter {
     return this.append(['type', 'file', 'path', relPath, 'data', data, 'part', String(part), 'parts', String(parts), 'attempt', String(this.entry?.attempt ?? 1)]);
   }
 
-  // The whole script is sent each time (EVAL, not EVALSHA): after a Redis restart an EVALSHA
-  // fails with NOSCRIPT and is re-sent as EVAL, and a later EVALSHA could then overtake it.
   /**
-   * One representation of displayed object `display` (from 1 within the cell): `type display
-   * mime <m> data <bytes> display <k>`, with `part <i> parts <n>` when it was split.
+   * One representation of displayed object `display` (from 1 within the run or cell): `type
+   * display mime <m> data <bytes> display <k>`, split into `part <i> parts <n>` entries over 1 MiB.
+   * Every part is sent before this returns (in order, on one connection), so output that follows
+   * never comes between them.
    */
-  display(display: number, mime: string, data: Buffer, part = 1, parts = 1): Promise<unknown> {
-    const split = parts > 1 ? ['part', String(part), 'parts', String(parts)] : [];
-    return this.append(['type', 'display', 'mime', mime, 'data', data, 'display', String(display), ...split, 'attempt', String(this.entry?.attempt ?? 1)]);
+  display(display: number, mime: string, data: Buffer): Promise<unknown> {
+    const parts = Math.max(1, Math.ceil(data.length / DISPLAY_PART_BYTES));
+    const sent: Promise<unknown>[] = [];
+    for (let i = 0; i < parts; i++) {
+      const split = parts > 1 ? ['part', String(i + 1), 'parts', String(parts)] : [];
+      const bytes = data.subarray(i * DISPLAY_PART_BYTES, (i + 1) * DISPLAY_PART_BYTES);
+      sent.push(this.append(['type', 'display', 'mime', mime, 'data', bytes, 'display', String(display), ...split, 'attempt', String(this.entry?.attempt ?? 1)]));
+    }
+    return Promise.all(sent);
   }
 
+  // The whole script is sent each time (EVAL, not EVALSHA): after a Redis restart an EVALSHA
+  // fails with NOSCRIPT and is re-sent as EVAL, and a later EVALSHA could then overtake it.
   private append(fields: (string | Buffer)[]): Promise<unknown> {
     if (!this.entry) return this.redis.xadd(this.key, '*', ...fields);
     const ttlS = String(this.runningTtlS || this.ttlS);

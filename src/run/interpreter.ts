@@ -15,6 +15,8 @@ export interface TaskStart {
 export interface Launched extends Spawned {
   /** CPU the interpreter used before its task was handed over (a standby's start-up), ms. */
   startupCpuMs: number;
+  /** The run's display token, when it has the profile's display variables (set by launch()). */
+  displayToken?: string;
 }
 
 export interface Interpreter {

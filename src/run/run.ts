@@ -39,7 +39,8 @@ export async function executeRun(spec: RunSpec, ctx: RunContext, hooks: RunHooks
     // are not the snippet's.
     const startedAt = performance.now();
     const ending = new RunEnding();
-    const output = new OutputCapture(launched.child, hooks.output, limits.outputBytes, () => ending.end('output_limit'));
+    const display = launched.displayToken && hooks.display ? { token: launched.displayToken, sink: hooks.display } : undefined;
+    const output = new OutputCapture(launched.child, hooks.output, limits.outputBytes, () => ending.end('output_limit'), display);
 
     const processes = await trackProcesses(launched, ctx.identity);
     if (typeof processes === 'string') return { result: notRunResult('internal_error', processes) };

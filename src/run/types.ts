@@ -1,5 +1,6 @@
 // The run's own surface: what it is asked to run, what it reports to, what it answers. A leaf.
 import type { OutputSink } from '../output/coalescer.js';
+import type { DisplaySink } from '../output/representations.js';
 import type { EffectiveLimits, ExitResult } from '../protocol/result.js';
 import type { RuntimeProfile } from '../runtimes/schema.js';
 import type { Task } from '../task/schema.js';
@@ -14,6 +15,8 @@ export interface RunSpec {
 export interface RunHooks {
   /** Receives output chunks in order; its promise settling frees backpressure. */
   output: OutputSink;
+  /** Receives the displays of a run whose profile has them (docs/display.md), in order with the output. */
+  display?: DisplaySink;
   /** Receives the parts of each artifact after the output, before the result. */
   artifact?: ArtifactSink;
   /** Aborting cancels the run (status `cancelled`). */

@@ -11,8 +11,11 @@ export const DEFAULT_RUNTIMES_DIR = fileURLToPath(new URL('../../runtime-profile
 
 /** The standby bootstraps shipped with the package (`{standby}` in a runtime profile). */
 export const STANDBY_BOOTSTRAPS_DIR = fileURLToPath(new URL('../../runtime-profiles/standby', import.meta.url));
-/** The per-run init (run-init.pl) the launcher starts. */
+/** The session kernels shipped with the package (`{session}` in a runtime profile). */
 export const SESSION_KERNELS_DIR = fileURLToPath(new URL('../../runtime-profiles/session', import.meta.url));
+/** The display backends shipped with the package (`{display}` in a runtime profile). */
+export const DISPLAY_BACKENDS_DIR = fileURLToPath(new URL('../../runtime-profiles/display', import.meta.url));
+/** The per-run init (run-init.pl) the launcher starts. */
 export const LAUNCHER_DIR = fileURLToPath(new URL('../../runtime-profiles/launcher', import.meta.url));
 
 export type RuntimeRegistry = ReadonlyMap<string, RuntimeProfile>;

@@ -5,6 +5,9 @@ import { z } from 'zod';
 export const FILE_PLACEHOLDER = '{file}';
 export const STANDBY_PLACEHOLDER = '{standby}';
 export const SESSION_PLACEHOLDER = '{session}';
+export const DISPLAY_PLACEHOLDER = '{display}';
+/** Set in a plain run that has the profile's display variables: the token of its display frames. */
+export const DISPLAY_TOKEN_ENV = 'SANDBOX_DISPLAY_TOKEN';
 
 export const runtimeProfileSchema = z
   .object({
@@ -43,6 +46,13 @@ export const runtimeProfileSchema = z
      * kernel that runs cells; `{session}` is the kernels folder. Absent: no sessions of this runtime.
      */
     session: z.object({ command: z.array(z.string().min(1)).min(1) }).optional(),
+    /**
+     * How this runtime's runs and cells show rich output (README, "Displays"; docs/display.md):
+     * variables that make its libraries display through a backend the executor ships (matplotlib's
+     * MPLBACKEND, say); `{display}` is the backends folder. They are applied as a set, and only to a
+     * task that sets none of them. Absent: plain runs of this runtime have no display entries.
+     */
+    display: z.object({ env: z.record(z.string()).refine((e) => Object.keys(e).length > 0, 'display.env must name at least one variable') }).optional(),
   })
   .refine((p) => p.command.includes(FILE_PLACEHOLDER), {
     message: `command must contain ${FILE_PLACEHOLDER}`,

@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ERROR_CODES, ExecutorError, configError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { installBootstraps } from '../runtimes/bootstraps.js';
+import { DISPLAY_BACKENDS_DIR } from '../runtimes/load.js';
 import { probeCapabilities, type SandboxCapabilities } from './capabilities.js';
 import { identitiesByRuntime, resolveSandboxIdentity, type SandboxIdentity } from './identity.js';
 import { writeMountTable } from './launcher.js';
@@ -73,6 +75,8 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
     // Only root may list the scratch folders; each run may enter its own.
     fs.chmodSync(workDir, 0o711);
   }
+  // The display backends a runtime profile names (`{display}`), where every run can read them.
+  const displayDir = installBootstraps(DISPLAY_BACKENDS_DIR, workDir);
   const mountTable = privateMounts ? writeMountTable(workDir, privateDirs, config.tmpBytes) : undefined;
   // The run's init: it reaps and counts every process of a run, and ends a run without anything
   // executed as the sandbox user (see sandbox/run-init.ts). Without it neither can be promised.
@@ -118,6 +122,7 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
       capabilities,
       network: config.network === 'allow',
       mountTable,
+      displayDir,
       privateDirs: mountTable === undefined ? [] : privateDirs,
       sweepPlaces,
       addressSpaceBytes: config.addressSpaceBytes,

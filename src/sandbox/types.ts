@@ -18,6 +18,8 @@ export interface RunContext {
   sweepPlaces: readonly string[];
   addressSpaceBytes: number;
   workDir: string;
+  /** The display backends, installed in the work dir (`{display}` in a runtime profile). */
+  displayDir: string;
   sandboxPath: string;
   killGraceMs: number;
   cpuSampleMs: number;

@@ -58,7 +58,8 @@ export interface ProbeFindings {
   env: string[];
 }
 
-const EXPECTED_ENV = ['HOME', 'LANG', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'PYTHONUNBUFFERED'];
+// The base, the python profile's own, and its display variables (docs/display.md).
+const EXPECTED_ENV = ['HOME', 'LANG', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'PYTHONUNBUFFERED', 'SANDBOX_DISPLAY_TOKEN', 'MPLBACKEND', 'PYTHONPATH'];
 
 /** What the probe saw that a fresh sandbox would not have; empty when clean. */
 export function problemsIn(f: ProbeFindings): string[] {

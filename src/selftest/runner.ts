@@ -16,7 +16,7 @@ import { HOSTILE_CHECKS, type CheckContext, type HostileCheck } from './checks.j
 import { probeCode, problemsIn, type ProbeFindings } from './probe.js';
 import { SESSION_CHECK, sessionCheck } from './session-check.js';
 import { SESSION_KERNELS_DIR } from '../runtimes/load.js';
-import { installBootstraps } from '../standby/pool.js';
+import { installBootstraps } from '../runtimes/bootstraps.js';
 
 export interface CheckOutcome {
   name: string;

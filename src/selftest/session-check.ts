@@ -38,8 +38,7 @@ export async function sessionCheck(ctx: RunContext, o: SessionCheckOptions): Pro
   } catch {
     return `probe session printed no findings: ${JSON.stringify(probing.outputs[0]?.slice(0, 200))} [${describe(probing.results[0])}]`;
   }
-  // The kernel's own variable for matplotlib (docs/session-kernel.md) is part of every session.
-  const problems = problemsIn({ ...findings, env: findings.env.filter((k) => k !== 'MPLBACKEND') });
+  const problems = problemsIn(findings);
   if (problems.length > 0) return `the next session was not clean: ${problems.join('; ')}`;
   if (probing.outputs[1]?.trim() !== 'False False') return `the next session saw the first one's state: ${JSON.stringify(probing.outputs[1])}`;
   return undefined;

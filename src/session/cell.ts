@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { ERROR_CODES, ExecutorError } from '../errors.js';
 import { OutputCoalescer, type OutputSink } from '../output/coalescer.js';
+import { displayCost, type DisplaySink } from '../output/representations.js';
 import { notRunResult, type EffectiveLimits, type ExitResult, type RunStatus, type SessionEndReason } from '../protocol/result.js';
 import type { Task } from '../task/schema.js';
 import { delay } from '../util/timeout.js';
@@ -13,8 +14,6 @@ import { collectArtifacts, type ArtifactSink } from '../workspace/artifacts.js';
 import { writeCellFiles } from './cell-files.js';
 import type { CellStatus, KernelEvent } from './kernel-link.js';
 import type { Session } from './session.js';
-
-export type DisplaySink = (display: number, mime: string, data: Buffer) => Promise<unknown>;
 
 export interface CellHooks {
   output: OutputSink;
@@ -31,8 +30,6 @@ export interface CellReport {
 }
 
 type CellEnd = 'timeout' | 'cpu_limit' | 'output_limit' | 'cancelled';
-
-const DISPLAY_ENTRY_BYTES = 64;
 
 export async function runCell(s: Session, n: number, task: Task, limits: EffectiveLimits, hooks: CellHooks): Promise<CellReport> {
   const { ctx, interpreter } = s;
@@ -58,9 +55,7 @@ export async function runCell(s: Session, n: number, task: Task, limits: Effecti
   const displays: Promise<unknown>[] = [];
   const take = (e: KernelEvent) => {
     if (e.kind === 'done') return;
-    // A display entry costs its mime type and an entry's worth besides its data: a flood of empty
-    // ones (a snippet can forge them) reaches the cap too.
-    const cost = e.kind === 'display' ? e.data.length + e.mime.length + DISPLAY_ENTRY_BYTES : e.data.length;
+    const cost = e.kind === 'display' ? displayCost(e) : e.data.length;
     if (truncated || sent + cost > limits.outputBytes) {
       truncated = true;
       stopCell('output_limit');

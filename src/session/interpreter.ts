@@ -51,7 +51,7 @@ export class SessionInterpreter {
     try {
       await scratch.makeDir(OUT_DIR);
       const argv = [...profile.session.command.map((a) => a.replaceAll(SESSION_PLACEHOLDER, kernelsDir)), ...(task.args ?? [])];
-      const vars = { ...buildVars({ profile, task, home: scratch.path, path: ctx.sandboxPath }), EXECUTOR_SESSION_FD: '3' };
+      const vars = { ...buildVars({ profile, task, home: scratch.path, path: ctx.sandboxPath, displayDir: ctx.displayDir }), EXECUTOR_SESSION_FD: '3' };
       started = await spawnIsolated({ argv, vars, plan: { ...isolationPlan(ctx, profile, limits), keepHandoffFd: true }, cwd: scratch.path, stdin: '', handoff: true });
       const channel = 'failure' in started ? undefined : (started.child.stdio[3] as Duplex | undefined);
       if ('failure' in started || !channel) {

@@ -6,6 +6,7 @@
 // is taken after a short wait rather than never.
 import { randomBytes } from 'node:crypto';
 import type { Duplex, Readable } from 'node:stream';
+import { parseRepresentations } from '../output/representations.js';
 import { MarkerScanner, type Scanned } from './markers.js';
 
 export type CellStatus = 'ok' | 'error' | 'interrupted';
@@ -24,9 +25,6 @@ const MARKER_WAIT_MS = 500;
 const MAX_HELD_BYTES = 1024 * 1024;
 // Events waiting for their markers; a snippet forging lines on fd 3 gets no more.
 const MAX_PENDING = 1000;
-// What one display line may carry: representations, and the length of a mime type.
-const MAX_REPRESENTATIONS = 16;
-const MAX_MIME = 100;
 const STATUSES = new Set<string>(['ok', 'error', 'interrupted']);
 
 interface Pending {
@@ -205,17 +203,12 @@ export class KernelLink {
     const w = line.split(' ');
     if (w[0] === 'ready' && w.length === 1) return this.onReady();
     const cell = this.cell?.n;
-    if (w[0] === 'display' && w.length >= 6 && w.length % 2 === 0 && Number(w[1]) === cell) {
+    if (w[0] === 'display' && w.length >= 6 && Number(w[1]) === cell) {
       // One line per object, every representation on it: all of them come out where its marker was.
       const [k, m] = [Number(w[2]), Number(w[3])];
-      if (!Number.isInteger(k) || k < 1 || !Number.isInteger(m) || (w.length - 4) / 2 > MAX_REPRESENTATIONS) return;
-      if (this.pending.length >= MAX_PENDING) return;
-      for (let i = 4; i + 1 < w.length; i += 2) {
-        if (w[i]!.length > MAX_MIME || !/^[a-z]+\/[a-z0-9.+-]+$/.test(w[i]!)) return;
-      }
-      for (let i = 4; i + 1 < w.length; i += 2) {
-        this.pending.push({ m, both: false, at: Date.now(), event: { kind: 'display', cell, display: k, mime: w[i]!, data: Buffer.from(w[i + 1]!, 'base64') } });
-      }
+      const reps = parseRepresentations(w.slice(4));
+      if (!Number.isInteger(k) || k < 1 || !Number.isInteger(m) || !reps || this.pending.length >= MAX_PENDING) return;
+      for (const r of reps) this.pending.push({ m, both: false, at: Date.now(), event: { kind: 'display', cell, display: k, mime: r.mime, data: r.data } });
       this.pump();
     } else if (w[0] === 'done' && w.length === 4 && Number(w[1]) === cell && STATUSES.has(w[2]!)) {
       this.queue({ m: Number(w[3]) || 0, both: true, at: Date.now(), event: { kind: 'done', cell, status: w[2] as CellStatus } });

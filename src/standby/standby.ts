@@ -6,11 +6,11 @@
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { EffectiveLimits } from '../protocol/result.js';
-import { buildArgv, buildVars } from '../run/command.js';
+import { buildArgv, buildVars, displaysApply } from '../run/command.js';
 import { cpuSoFar } from '../run/cpu-meter.js';
 import type { Interpreter, Launched, TaskStart } from '../run/interpreter.js';
 import { spawnIsolated, type Snippet } from '../run/spawn.js';
-import { STANDBY_PLACEHOLDER, type RuntimeProfile } from '../runtimes/schema.js';
+import { DISPLAY_PLACEHOLDER, STANDBY_PLACEHOLDER, type RuntimeProfile } from '../runtimes/schema.js';
 import { isolationPlan, rlimitCommands } from '../sandbox/launcher.js';
 import { createProcessScope } from '../sandbox/process-scope.js';
 import type { RunInit } from '../sandbox/run-init.js';
@@ -31,7 +31,8 @@ export class Standby implements Interpreter {
   private handed = false;
 
   private constructor(
-    readonly profile: NonNullable<RuntimeProfile['standby']> & { runtime: string },
+    /** The runtime it is a standby of (its profile has a standby section). */
+    readonly profile: RuntimeProfile,
     readonly child: Snippet,
     readonly pid: number,
     /** The run's init (see sandbox/run-init.ts). */
@@ -60,8 +61,8 @@ export class Standby implements Interpreter {
       await scratch.makeDir(OUT_DIR);
       const plan = { ...isolationPlan(ctx, profile, limits), keepHandoffFd: true };
       const bootVars: Record<string, string> = {
-        ...buildVars({ profile, task: {}, home: scratch.path, path: ctx.sandboxPath }),
-        ...Object.fromEntries(Object.entries(standby.env).map(([k, v]) => [k, v.replaceAll(STANDBY_PLACEHOLDER, bootstrapsDir)])),
+        ...buildVars({ profile, task: {}, home: scratch.path, path: ctx.sandboxPath, displayDir: ctx.displayDir }),
+        ...Object.fromEntries(Object.entries(standby.env).map(([k, v]) => [k, v.replaceAll(STANDBY_PLACEHOLDER, bootstrapsDir).replaceAll(DISPLAY_PLACEHOLDER, ctx.displayDir)])),
         EXECUTOR_STANDBY_FD: '3',
       };
       const started = await spawnIsolated({
@@ -93,7 +94,7 @@ export class Standby implements Interpreter {
         void exited.then((e) => reject(new Error(`the standby ${profile.name} exited before it was ready (code ${e.code}, signal ${e.signal})`)));
       });
       ready.catch(() => undefined);
-      return new Standby({ ...standby, runtime: profile.name }, child, pid, init, scratch, rlimitCommands(plan).join(' '), channel, ready, exited, rootExited);
+      return new Standby(profile, child, pid, init, scratch, rlimitCommands(plan).join(' '), channel, ready, exited, rootExited);
     } catch (err) {
       await scratch.remove().catch(() => undefined);
       throw err;
@@ -115,7 +116,10 @@ export class Standby implements Interpreter {
     // module folders), and so are the dynamic loader's and glibc's variables by every dynamically
     // linked program (LD_PRELOAD, GLIBC_TUNABLES, MALLOC_ARENA_MAX...): a task that sets one gets
     // the fresh start that honours it.
-    const patterns = [...STARTUP_ENV, ...this.profile.startupEnv];
+    // It started with the display variables (PYTHONPATH among them): a task that gets none must
+    // start without them.
+    if (this.profile.display && !displaysApply(this.profile, task)) return false;
+    const patterns = [...STARTUP_ENV, ...(this.profile.standby?.startupEnv ?? [])];
     return Object.keys(task.env ?? {}).every((name) => !patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p)));
   }
 

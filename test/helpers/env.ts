@@ -1,10 +1,22 @@
 // Facts and names the tests share: the private Redis, a sandbox uid of this worker's own (runs in
 // parallel workers must never sweep each other's processes), unique stream names.
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 
 export const isRoot = process.getuid?.() === 0;
+
+/** Debian's own python3, which has matplotlib (python3-matplotlib; .ci/run installs it). */
+export const DEBIAN_PYTHON = '/usr/bin/python3';
+export const hasMatplotlib = (() => {
+  try {
+    execFileSync(DEBIAN_PYTHON, ['-c', 'import matplotlib'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 /**
  * A uid no other worker uses; a bare number needs no /etc/passwd entry. An executor given uid U

@@ -181,7 +181,7 @@ describe.skipIf(dockerAvailable.skip)(`images built and run under gVisor ${docke
     expect(stopped.exitCode, tail(stopped.logs)).toBe(0);
   }, 300_000);
 
-  it('team image: its own runtime runs with numpy and pandas, beside the base runtimes', async () => {
+  it('team image: its own runtime runs with numpy and pandas, beside the base runtimes; plt.show() displays in both', async () => {
     need(IMAGES.team);
     const stream = 'tasks-team';
     const name = await startExecutor(IMAGES.team, stream);
@@ -193,12 +193,21 @@ describe.skipIf(dockerAvailable.skip)(`images built and run under gVisor ${docke
         code: 'import sys\ndf = pd.DataFrame({"a": [1, 2, 3]})\nprint(int(df.a.sum()), np.arange(4).tolist(), sys.argv[1:])',
       });
       await submit(client, stream, { id: 'team-2', runtime: 'python', code: 'import numpy, pandas\nprint(pandas.Series([1.5, 2.5]).sum())' });
+      // matplotlib is the team's package (requirements.txt); the display backend is the base image's.
+      const plot = 'import matplotlib.pyplot as plt\nprint("before", flush=True)\nplt.plot([1, 2])\nplt.show()\nprint("after")';
+      for (const runtime of ['python-data', 'python']) await submit(client, stream, { id: `team-plot-${runtime}`, runtime, code: plot });
       const team = await outcome(client, 'team-1', 120_000);
       expect(team.started.sandbox).toBe('gvisor');
       expect(team.stderr).toBe('');
       expect(team.stdout).toBe("6 [0, 1, 2, 3] ['arg']\n");
       const base = await outcome(client, 'team-2', 120_000);
       expect(base.stdout).toBe('4.0\n');
+      for (const runtime of ['python-data', 'python']) {
+        const plotted = await outcome(client, `team-plot-${runtime}`, 120_000);
+        expect(plotted.result.status, plotted.stderr).toBe('ok');
+        const order = plotted.events.filter((e) => ['stdout', 'display'].includes(e.type)).map((e) => (e.type === 'display' ? e.fields.mime : e.fields.data));
+        expect(order).toEqual(['before\n', 'image/png', 'text/plain', 'after\n']);
+      }
       // Without EXECUTOR_HTTP_PORT, the image's health check looks at the daemon process instead.
       const health = await d.docker(['exec', name, 'agent-executor-healthcheck'], { timeoutMs: 30_000, allowFailure: true });
       expect(health.code, health.stdout).toBe(0);

@@ -65,7 +65,8 @@ describe.skipIf(needsRoot.skip)(`runs as a sandbox user ${needsRoot.reason}`, ()
     expect(seen.uid).toBe(identity.uid);
     expect(seen.gid).toBe(identity.gid);
     expect(seen.groups).toEqual([]);
-    expect(Object.keys(seen.env).sort()).toEqual(['AGENT', 'HOME', 'LANG', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'PYTHONUNBUFFERED']);
+    // The base, the profile's own and its display variables (docs/display.md), then the task's.
+    expect(Object.keys(seen.env).sort()).toEqual(['AGENT', 'HOME', 'LANG', 'MPLBACKEND', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'PYTHONPATH', 'PYTHONUNBUFFERED', 'SANDBOX_DISPLAY_TOKEN']);
     expect(seen.env.HOME).toBe(seen.cwd);
     expect(JSON.stringify(seen.env)).not.toContain('redis://');
   });

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { SESSION_KERNELS_DIR } from '../../src/runtimes/load.js';
 import { sessionCheck } from '../../src/selftest/session-check.js';
-import { installBootstraps } from '../../src/standby/pool.js';
+import { installBootstraps } from '../../src/runtimes/bootstraps.js';
 import { createLogger } from '../../src/log.js';
 import { needsRoot } from '../helpers/env.js';
 import { DEFAULT_LIMITS, runtimes, testSandbox } from '../helpers/run.js';

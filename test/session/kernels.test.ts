@@ -2,14 +2,15 @@
 // outside any sandbox (the daemon tests run them sandboxed): state across cells, displays, errors,
 // SIGINT to the foreground interrupting a cell and keeping the state, stdin, the channel variable
 // gone, exit codes.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SESSION_KERNELS_DIR } from '../../src/runtimes/load.js';
+import { DISPLAY_BACKENDS_DIR, SESSION_KERNELS_DIR } from '../../src/runtimes/load.js';
 import { KernelLink, type KernelEvent } from '../../src/session/kernel-link.js';
+import { DEBIAN_PYTHON, hasMatplotlib } from '../helpers/env.js';
 
 const COMMANDS: Record<string, string[]> = {
   python: ['python3', '-u', '-B', path.join(SESSION_KERNELS_DIR, 'python/kernel.py')],
@@ -19,24 +20,17 @@ const COMMANDS: Record<string, string[]> = {
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-// Debian's python3, for matplotlib (python3-matplotlib; .ci/run installs it).
-const DEBIAN_PYTHON = '/usr/bin/python3';
-const hasMatplotlib = (() => {
-  try {
-    execFileSync(DEBIAN_PYTHON, ['-c', 'import matplotlib'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
-async function kernel(runtime: string, interpreter?: string) {
+// The python profile's display variables (docs/display.md), as a session gets them.
+const DISPLAY_ENV = { MPLBACKEND: 'module://executor_display_backend', PYTHONPATH: path.join(DISPLAY_BACKENDS_DIR, 'python') };
+
+async function kernel(runtime: string, interpreter?: string, env: Record<string, string> = {}) {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'kernel-'));
   dirs.push(cwd);
   const [cmd, ...args] = COMMANDS[runtime]!;
   const argv0 = interpreter ?? cmd;
   // Its own process group, as under the launcher: an interrupt goes to the whole foreground.
-  const child = spawn(argv0!, args, { cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, EXECUTOR_SESSION_FD: '3' } });
+  const child = spawn(argv0!, args, { cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, EXECUTOR_SESSION_FD: '3', ...env } });
   child.stdin.end();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let events: KernelEvent[] = [];
@@ -49,7 +43,14 @@ async function kernel(runtime: string, interpreter?: string) {
     const status = await link.run({ cell: ++n, code, stdin: o.stdin }).finally(() => clearTimeout(timer));
     const text = (s: string) => events.filter((e) => e.kind === 'output' && e.stream === s).map((e) => (e as { data: Buffer }).data.toString()).join('');
     const displays = events.filter((e) => e.kind === 'display').map((e) => `${(e as { mime: string }).mime}:${(e as { data: Buffer }).data}`);
-    return { status, stdout: text('stdout'), stderr: text('stderr'), displays };
+    // Output and displays in their order, consecutive output chunks joined (a pipe splits them anywhere).
+    const order: string[] = [];
+    events.forEach((e, i) => {
+      if (e.kind === 'display') order.push(e.mime);
+      else if (e.kind === 'output' && events[i - 1]?.kind === 'output') order[order.length - 1] += e.data.toString();
+      else if (e.kind === 'output') order.push(e.data.toString());
+    });
+    return { status, stdout: text('stdout'), stderr: text('stderr'), displays, order };
   };
   return { run, link, exited, kill: () => process.kill(-child.pid!, 'SIGKILL') };
 }
@@ -73,11 +74,11 @@ describe('session kernels', () => {
   });
 
   it.skipIf(!hasMatplotlib)(`python: matplotlib figures as image/png, on plt.show() and still open at the end of a cell${hasMatplotlib ? '' : ' (skipped: no matplotlib for /usr/bin/python3)'}`, async () => {
-    const k = await kernel('python', DEBIAN_PYTHON);
-    const shown = await k.run('import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\nprint("after")');
+    const k = await kernel('python', DEBIAN_PYTHON, DISPLAY_ENV);
+    const shown = await k.run('import matplotlib.pyplot as plt\nprint("before")\nplt.plot([1, 2, 3])\nplt.show()\nprint("after")');
     expect(shown.status).toBe('ok');
-    expect(shown.displays.map((d) => d.split(':')[0])).toEqual(['image/png', 'text/plain']);
-    expect(shown.stdout).toBe('after\n');
+    // Shown by plt.show() itself, in its place: not only when the cell ends.
+    expect(shown.order).toEqual(['before\n', 'image/png', 'text/plain', 'after\n']);
     const open = await k.run('plt.figure()\nplt.bar([1, 2], [3, 4])\nNone');
     expect(open.displays.filter((d) => d.startsWith('image/png:')).length).toBe(1);
     expect((await k.run('len(plt.get_fignums())')).displays).toEqual(['text/plain:0']);

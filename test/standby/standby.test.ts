@@ -75,7 +75,7 @@ seen = {
     'limits': limits(), 'stdin': sys.stdin.read(), 'stdin_kind': os.fstat(0).st_mode, 'helper': helper.WHERE,
     'fds': sorted(os.listdir('/proc/self/fd')), 'home': sorted(os.listdir(os.environ['HOME'])),
 }
-print(json.dumps(seen).replace(os.getcwd(), '<scratch>'))
+print(json.dumps(seen).replace(os.getcwd(), '<scratch>').replace(os.environ['SANDBOX_DISPLAY_TOKEN'], '<token>'))
 raise RuntimeError('from the snippet')
 `;
 
@@ -110,7 +110,12 @@ describe.skipIf(needsRoot.skip)(`standby interpreters ${needsRoot.reason}`, () =
     expect(fresh.standby).toBe(false);
     const seen = JSON.parse(standby.stdout) as Record<string, unknown>;
     expect(seen).toMatchObject({ argv: ['<scratch>/main.py', 'one', 'two words'], cwd: '<scratch>', name: '__main__', stdin: 'from stdin\n', helper: 'helper.py' });
-    expect(seen.env).toEqual({ PATH: expect.any(String), HOME: '<scratch>', LANG: 'C.UTF-8', PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', GREETING: 'hi' });
+    // The profile's display variables (docs/display.md), the backends folder on the path of both.
+    expect(seen.env).toEqual({
+      PATH: expect.any(String), HOME: '<scratch>', LANG: 'C.UTF-8', PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', GREETING: 'hi',
+      MPLBACKEND: 'module://executor_display_backend', PYTHONPATH: expect.stringMatching(/\/python$/), SANDBOX_DISPLAY_TOKEN: '<token>',
+    });
+    expect(seen.path).toContain((seen.env as Record<string, string>).PYTHONPATH);
     expect(standby.stdout).toBe(fresh.stdout);
     // Same traceback: only the snippet's own frame, under its own file name.
     expect(standby.stderr.replace(/agent-run-[^/]+/g, 'X')).toBe(fresh.stderr.replace(/agent-run-[^/]+/g, 'X'));

@@ -202,9 +202,8 @@ def main():
     builtins.display = display
     sys.argv[0] = os.path.join(os.getcwd(), "main.py")
     sys.path[0] = os.getcwd()
-    # plt.show() displays the open figures (the backend is in this folder, at the end of sys.path).
-    sys.path.append(os.path.dirname(KERNEL))
-    os.environ.setdefault("MPLBACKEND", "module://executor_display_backend")
+    # The display backend the runtime profile names (docs/display.md) shows figures through this
+    # module when plt.show() is called in a cell.
     sys.modules["executor_kernel"] = SELF
     signal.signal(signal.SIGINT, on_sigint)
     # The cells' own subprocesses do not get the channel.
