@@ -21,8 +21,8 @@
 use strict;
 
 # Options, comma-separated: pidns, proc (mount a /proc of our own), seccomp, arch=x64|arm64,
-# shm=<bytes> (the SysV shared memory cap), fsize=<bytes> (the file size limit) and places=<a:b>
-# (the folders to look in for a file that reached it).
+# shm=<bytes> (the SysV shared memory cap), fsize=<bytes> (the file size limit), places=<a:b>
+# (the folders to look in for a file that reached it) and nice=<n> (the run's CPU priority).
 my ($status_fd, $options, @argv) = @ARGV;
 my %option = map { my ($k, $v) = split(/=/, $_, 2); ($k => $v // 1) } split(/,/, $options);
 my $arm = ($option{arch} // '') eq 'arm64';
@@ -70,6 +70,9 @@ if ($child == 0) {
     $SIG{TERM} = 'DEFAULT';
     $SIG{USR1} = 'DEFAULT';
     close($status);
+    # Before anything of the run exists, so every process of it inherits the priority (set from
+    # outside after the start, it would race with the forks that follow).
+    setpriority(0, 0, $option{nice}) if defined $option{nice};
     # A set-up failure is the launcher's (126), never mistaken for the snippet's own exit status.
     if ($option{seccomp} && !eval { install_seccomp(); 1 }) { print STDERR $@; exit 126; }
     exec { $argv[0] } @argv or exit 127;

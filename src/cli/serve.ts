@@ -39,14 +39,15 @@ export async function serve(argv: string[]): Promise<number> {
   // The one setting that needs the runtimes, checked as soon as they are known: a wrong one says
   // so before anything is taken, whoever holds the uids.
   const standby = standbyRuntimes(config.standby, runtimes);
-  const sandbox = await prepareSandbox(config, logger, [...runtimes.keys()]);
+  // Without standby interpreters a second slot would only take uids.
+  const sandbox = await prepareSandbox({ ...config, standbySlots: standby.size > 0 ? config.standbySlots : 1 }, logger, [...runtimes.keys()]);
   const deps = { config, runtimes, sandbox, logger, standby };
   if (sandbox.identity.mode === 'shared') {
     logger.warn('snippets share the daemon\'s user (EXECUTOR_ALLOW_SHARED_USER): for local development only, not isolated');
     return run(deps);
   }
   // First take the uids (never kill another daemon's runs), then prove them clean.
-  const identities = [...new Map([...sandbox.identities.values()].map((i) => [i.uid, i])).values()];
+  const identities = [...new Map([...sandbox.identities.values()].flat().map((i) => [i.uid, i])).values()];
   const lock = await holdSandboxUids(identities.map((i) => i.uid), config.consumer);
   try {
     const start = await cleanAtStart(identities, sandbox.sweepPlaces, logger);

@@ -110,6 +110,11 @@ export const OPTIONS = {
     default: 'all',
   },
   standbyBootMs: { env: 'EXECUTOR_STANDBY_BOOT_MS', schema: int(100, 600_000), default: '30000' },
+  /**
+   * Standby slots per runtime, each its own uid (README, "Standby interpreters"): with 2, the next
+   * standby starts while a run executes, under the other slot's uid, so back-to-back tasks are warm too.
+   */
+  standbySlots: { env: 'EXECUTOR_STANDBY_SLOTS', schema: int(1, 2), default: '2' },
   // Sessions (README, "Sessions"). 0 refuses session tasks (a pool of one-shot executors).
   sessions: { env: 'EXECUTOR_SESSIONS', schema: flag, default: '1' },
   sessionIdleMs: { env: 'EXECUTOR_SESSION_IDLE_MS', schema: int(1000, MAX_TIMER_S * 1000), default: '600000' },

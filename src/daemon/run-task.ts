@@ -37,10 +37,13 @@ export async function runTask(w: Wiring, standbys: StandbyPool | undefined, { ta
   const unsubscribe = w.control.onCancel((id) => {
     if (id === task.id) cancel.abort();
   });
+  let slot = 0;
   try {
-    const runContext = w.sandbox.runContext(log, task.runtime);
-    const standby = await standbys?.take(task, limits, runContext);
-    log.info({ runtime: task.runtime, limits, runsLeft, standby: standby !== undefined }, 'run started');
+    const claim = standbys ? await standbys.claim(task, limits) : { slot };
+    slot = claim.slot;
+    const { standby } = claim;
+    const runContext = w.sandbox.runContext(log, task.runtime, slot);
+    log.info({ runtime: task.runtime, limits, runsLeft, standby: standby !== undefined, slot }, 'run started');
     w.metrics?.interpreterStarts.inc({ runtime: task.runtime, interpreter: standby ? 'standby' : 'fresh' });
     report = await executeRun({ task, profile, limits }, runContext, {
       output: (kind, data) => writer.output(kind, data),
@@ -56,6 +59,7 @@ export async function runTask(w: Wiring, standbys: StandbyPool | undefined, { ta
     dirty = true;
   } finally {
     unsubscribe();
+    standbys?.release(task.runtime, slot);
   }
   // Never run the next task in a dirty sandbox: report, stop, and let the pod be replaced.
   if (report.result.sweep && !report.result.sweep.clean) dirty = true;

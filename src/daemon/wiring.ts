@@ -71,7 +71,8 @@ export function startStandbys(w: Wiring): StandbyPool | undefined {
     ? new StandbyPool({
         runtimes: w.runtimes,
         enabled: w.standby,
-        context: (runtime) => sandbox.runContext(logger.child({ runtime, standby: true }), runtime),
+        slots: Math.max(1, ...[...sandbox.identities.values()].map((ids) => ids.length)),
+        context: (runtime, slot) => sandbox.runContext(logger.child({ runtime, standby: true, slot }), runtime, slot),
         limits: effectiveLimits(w.maxima, undefined),
         bootstrapsDir: installBootstraps(STANDBY_BOOTSTRAPS_DIR, sandbox.workDir),
         bootMs: w.config.standbyBootMs,

@@ -6,7 +6,7 @@
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
-import { LAUNCHER_ENV, statusFd, usesPidNamespace, wrapCommand, type IsolationPlan } from '../sandbox/launcher.js';
+import { LAUNCHER_ENV, SNIPPET_NICE, statusFd, usesPidNamespace, wrapCommand, type IsolationPlan } from '../sandbox/launcher.js';
 import { RunInit } from '../sandbox/run-init.js';
 import type { ProcessExit } from '../sandbox/types.js';
 
@@ -21,11 +21,10 @@ export interface SpawnRequest {
   handoff?: boolean;
   /** Also open this descriptor (after the handoff's), for the run's init to report on. */
   statusFd?: number;
+  /** Set its CPU priority from here: only without a run init, which sets it for the whole run itself. */
+  nice?: number;
 }
 
-// Snippets run at a lower priority than the daemon, so that a tree of CPU burners cannot starve
-// the timers and samplers that enforce its budgets. Children inherit it.
-const SNIPPET_NICE = 10;
 
 export type Snippet = ResultPromise<{ buffer: false; encoding: 'buffer'; reject: false }>;
 
@@ -44,9 +43,9 @@ export function spawnSnippet(req: SpawnRequest): Snippet {
     cleanup: false,
     windowsHide: true,
   }) as Snippet;
-  if (child.pid !== undefined) {
+  if (child.pid !== undefined && req.nice !== undefined) {
     try {
-      os.setPriority(child.pid, SNIPPET_NICE);
+      os.setPriority(child.pid, req.nice);
     } catch {
       // already gone, or not permitted here: budgets still apply, only less promptly under load
     }
@@ -90,6 +89,8 @@ export async function spawnIsolated(req: {
     stdin: req.stdin,
     handoff: req.handoff,
     statusFd: dedicated ? fd : undefined,
+    // A dedicated user's run gets its priority from its init (plan.nice); a shared one from here.
+    nice: dedicated ? undefined : (req.plan.nice ?? SNIPPET_NICE),
   });
   const rootExited = new Promise<ProcessExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const status = child.stdio[fd] as Readable | undefined;

@@ -1,5 +1,5 @@
 // Who snippets run as. As root, dedicated unprivileged users (default uid 64000, one per
-// runtime), so a snippet cannot read the daemon's environment or files, cannot signal it, and
+// runtime and standby slot), so a snippet cannot read the daemon's environment or files, cannot signal it, and
 // every process it leaves behind can be found by its uid. As non-root there is no other user to switch to, so snippets
 // would share the daemon's user: allowed only when asked for explicitly (local development).
 import fs from 'node:fs';
@@ -52,20 +52,18 @@ function lookupUser(spec: string): { uid: number; gid: number } {
 }
 
 /**
- * One uid per runtime: runtime i (in name order) runs as the sandbox uid + i, gid + i. A standby
- * interpreter waiting for the next task of one runtime then never shares a user with the snippet
- * of another runtime running beside it, which could otherwise signal, ptrace or write into it.
+ * One uid per runtime and standby slot: slot j of runtime i (in name order, of R runtimes) runs as
+ * the sandbox uid + i + R·j, gid likewise (README, "Standby interpreters"). A standby waiting for
+ * the next task then never shares a user with a snippet running beside it — another runtime's, or
+ * its own runtime's in the other slot — which could otherwise signal, ptrace or write into it.
  * Snippets sharing the daemon's user (development) all keep that user.
  */
-export function identitiesByRuntime(base: SandboxIdentity, runtimeNames: readonly string[]): Map<string, SandboxIdentity> {
+export function identitiesByRuntime(base: SandboxIdentity, runtimeNames: readonly string[], slots = 1): Map<string, SandboxIdentity[]> {
   const sorted = [...new Set(runtimeNames)].sort();
-  const identities = new Map<string, SandboxIdentity>(
-    sorted.map((name, i) => [
-      name,
-      base.mode === 'dedicated' && i > 0 ? { mode: 'dedicated', uid: base.uid + i, gid: base.gid + i, name: `${base.name}+${i}` } : base,
-    ]),
-  );
-  if (base.mode === 'dedicated') checkDerivedIds(base, sorted.length);
+  const derived = (n: number): SandboxIdentity =>
+    base.mode === 'dedicated' && n > 0 ? { mode: 'dedicated', uid: base.uid + n, gid: base.gid + n, name: `${base.name}+${n}` } : base;
+  const identities = new Map<string, SandboxIdentity[]>(sorted.map((name, i) => [name, Array.from({ length: slots }, (_, j) => derived(i + sorted.length * j))]));
+  if (base.mode === 'dedicated') checkDerivedIds(base, sorted.length * slots);
   return identities;
 }
 
@@ -84,14 +82,14 @@ function checkDerivedIds(base: SandboxIdentity, count: number): void {
     const [uid, gid] = [base.uid + i, base.gid + i];
     if (uid >= 65535 || gid >= 65535) {
       // 65535 is the 16-bit "no user", and ids past it are often unmapped in user namespaces.
-      throw new ExecutorError(ERROR_CODES.SANDBOX_USER, `EXECUTOR_SANDBOX_USER=${base.name}: runtime ${i} would run as uid ${uid}, gid ${gid}; choose a sandbox user below ${65535 - count} (each of the ${count} runtimes gets uid + i)`);
+      throw new ExecutorError(ERROR_CODES.SANDBOX_USER, `EXECUTOR_SANDBOX_USER=${base.name}: sandbox id ${i} would be uid ${uid}, gid ${gid}; choose a sandbox user below ${65535 - count} (the runtimes and standby slots take ${count} ids from it)`);
     }
     for (const [kind, table, id, owner] of [['user', passwd, uid, baseUser], ['group', groups, gid, baseGroup]] as const) {
       const taken = table.get(id);
       if (taken !== undefined && (owner === undefined || taken !== `${owner}${i}`)) {
         throw new ExecutorError(
           ERROR_CODES.SANDBOX_USER,
-          `EXECUTOR_SANDBOX_USER=${base.name}: runtime ${i} would run as ${kind} ${id}, which is "${taken}" on this system; ` +
+          `EXECUTOR_SANDBOX_USER=${base.name}: sandbox id ${i} would be ${kind} ${id}, which is "${taken}" on this system; ` +
             `choose a sandbox user whose next ${count - 1} ids are free, or name them ${owner ?? '<base>'}1, ${owner ?? '<base>'}2...`,
         );
       }

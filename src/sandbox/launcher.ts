@@ -26,6 +26,10 @@ import type { SandboxIdentity } from './identity.js';
 import { RUN_INIT_SCRIPT } from './run-init.js';
 import type { RunContext } from './types.js';
 
+// Snippets run at a lower priority than the daemon, so that a tree of CPU burners cannot starve
+// the timers and samplers that enforce its budgets.
+export const SNIPPET_NICE = 10;
+
 export interface IsolationPlan {
   identity: SandboxIdentity;
   capabilities: SandboxCapabilities;
@@ -43,6 +47,8 @@ export interface IsolationPlan {
   limits: EffectiveLimits;
   /** Keep descriptor 3 open (a standby's handoff channel); every other inherited one is closed. */
   keepHandoffFd?: boolean;
+  /** The run's CPU priority, set by its init for every process of it; SNIPPET_NICE unless told. */
+  nice?: number;
 }
 
 /** How the launcher isolates a run of `profile` in the context `ctx`. */
@@ -94,6 +100,7 @@ export function wrapCommand(argv: readonly string[], env: Readonly<Record<string
   const unshare = namespaces.length > 0 ? ['unshare', ...namespaces, '--'] : [];
   const initOptions = [...(pidns ? ['pidns', 'proc'] : []), 'seccomp', `arch=${process.arch}`, ...(ipcns ? [`shm=${plan.limits.memoryBytes}`] : []),
     `fsize=${plan.limits.fileSizeBytes}`,
+    `nice=${plan.nice ?? SNIPPET_NICE}`,
     // Folder names are passed whole: one with a comma or colon is simply not searched.
     `places=${plan.privateDirs.filter((d) => !/[,:]/.test(d)).join(':')}`,
   ];

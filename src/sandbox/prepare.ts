@@ -16,14 +16,14 @@ import { discoverWritablePlaces } from './writable-places.js';
 export interface PreparedSandbox {
   /** The sandbox user as configured (the first runtime's). */
   identity: SandboxIdentity;
-  /** Who each runtime's snippets run as (see identitiesByRuntime). */
-  identities: ReadonlyMap<string, SandboxIdentity>;
+  /** Who each runtime's snippets run as, by standby slot (see identitiesByRuntime). */
+  identities: ReadonlyMap<string, readonly SandboxIdentity[]>;
   capabilities: SandboxCapabilities;
   sweepPlaces: string[];
   /** Where scratch directories are made (root's own). */
   workDir: string;
   /** The context every run of `runtime` gets, logging through `logger`. */
-  runContext(logger: Logger, runtime?: string): RunContext;
+  runContext(logger: Logger, runtime?: string, slot?: number): RunContext;
 }
 
 /** The settings the sandbox is prepared from (each is the config option of the same name). */
@@ -38,11 +38,13 @@ export interface SandboxConfig
   /** Folders swept after each run, or `auto` (EXECUTOR_SWEEP_DIRS, parsed). */
   sweepDirs: 'auto' | readonly string[];
   tmpBytes: number;
+  /** Standby slots per runtime (each its own uid; 1 without standby interpreters). */
+  standbySlots?: number;
 }
 
 export async function prepareSandbox(config: SandboxConfig, logger: Logger, runtimeNames: readonly string[] = []): Promise<PreparedSandbox> {
   const identity = resolveSandboxIdentity(config);
-  const identities = identitiesByRuntime(identity, runtimeNames);
+  const identities = identitiesByRuntime(identity, runtimeNames, config.standbySlots ?? 1);
   const capabilities = await probeCapabilities(identity.mode === 'dedicated');
   if (config.requireGvisor && capabilities.kind !== 'gvisor') {
     throw new ExecutorError(ERROR_CODES.GVISOR_REQUIRED, 'EXECUTOR_REQUIRE_GVISOR=1 but this executor is not running under gVisor (runsc)');
@@ -88,7 +90,7 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
     {
       sandbox: capabilities.kind,
       user: identity.name,
-      uids: Object.fromEntries([...identities].map(([name, id]) => [name, id.uid])),
+      uids: Object.fromEntries([...identities].map(([name, ids]) => [name, ids.length === 1 ? ids[0]!.uid : ids.map((id) => id.uid)])),
       userMode: identity.mode,
       privateMounts: privateMounts ? privateDirs : [],
       networkNamespace: capabilities.networkNamespace,
@@ -117,8 +119,8 @@ export async function prepareSandbox(config: SandboxConfig, logger: Logger, runt
     capabilities,
     sweepPlaces,
     workDir,
-    runContext: (log, runtime) => ({
-      identity: (runtime === undefined ? undefined : identities.get(runtime)) ?? identity,
+    runContext: (log, runtime, slot = 0) => ({
+      identity: (runtime === undefined ? undefined : identities.get(runtime)?.[slot]) ?? identity,
       capabilities,
       network: config.network === 'allow',
       mountTable,

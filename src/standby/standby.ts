@@ -3,6 +3,7 @@
 // directory; argv ending in the code file's path), but with a bootstrap that blocks before the
 // code file is read. A task is handed over on descriptor 3; the interpreter then runs the file as
 // if it had just started. One task per standby, then it is swept like any run.
+import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { EffectiveLimits } from '../protocol/result.js';
@@ -11,7 +12,7 @@ import { cpuSoFar } from '../run/cpu-meter.js';
 import type { Interpreter, Launched, TaskStart } from '../run/interpreter.js';
 import { spawnIsolated, type Snippet } from '../run/spawn.js';
 import { DISPLAY_PLACEHOLDER, STANDBY_PLACEHOLDER, type RuntimeProfile } from '../runtimes/schema.js';
-import { isolationPlan, rlimitCommands } from '../sandbox/launcher.js';
+import { isolationPlan, rlimitCommands, SNIPPET_NICE } from '../sandbox/launcher.js';
 import { createProcessScope } from '../sandbox/process-scope.js';
 import type { RunInit } from '../sandbox/run-init.js';
 import type { ProcessExit, RunContext } from '../sandbox/types.js';
@@ -21,6 +22,10 @@ import { createScratch, type Scratch } from '../workspace/scratch.js';
 
 /** Variables every runtime reads only while starting, whatever its profile says. */
 const STARTUP_ENV = ['PATH', 'HOME', 'LD_*', 'GLIBC_TUNABLES', 'MALLOC_*'];
+
+// A standby starts at the lowest priority: it may start while a run executes (in the other slot),
+// and must not slow that run. It gets a run's priority back before its task is handed over.
+const STANDBY_NICE = 19;
 
 /** The handoff's last field (see the bootstraps). */
 const HANDOFF_END = '.end';
@@ -37,6 +42,8 @@ export class Standby implements Interpreter {
     readonly pid: number,
     /** The run's init (see sandbox/run-init.ts). */
     readonly init: RunInit,
+    /** Its processes, known once it is ready. */
+    private readonly pids: readonly number[],
     readonly scratch: Scratch,
     /** The rlimits it was started with (see fits()). */
     private readonly rlimits: string,
@@ -59,7 +66,7 @@ export class Standby implements Interpreter {
     const scratch = await createScratch(ctx.workDir, ctx.identity);
     try {
       await scratch.makeDir(OUT_DIR);
-      const plan = { ...isolationPlan(ctx, profile, limits), keepHandoffFd: true };
+      const plan = { ...isolationPlan(ctx, profile, limits), keepHandoffFd: true, nice: STANDBY_NICE };
       const bootVars: Record<string, string> = {
         ...buildVars({ profile, task: {}, home: scratch.path, path: ctx.sandboxPath, displayDir: ctx.displayDir }),
         ...Object.fromEntries(Object.entries(standby.env).map(([k, v]) => [k, v.replaceAll(STANDBY_PLACEHOLDER, bootstrapsDir).replaceAll(DISPLAY_PLACEHOLDER, ctx.displayDir)])),
@@ -84,17 +91,23 @@ export class Standby implements Interpreter {
       const pid = child.pid!;
       channel.on('error', () => undefined);
       const scope = createProcessScope(ctx.identity, pid);
+      // Its processes once it waits (read then, off the handoff's path), to get their priority back.
+      const pids: number[] = [];
       const ready = new Promise<number>((resolve, reject) => {
         channel.once('data', () => {
           // Blocked on its handoff from here on: what it used so far is start-up, not the task's.
           void init.pid
-            .then((initPid) => cpuSoFar(initPid, () => scope.members()))
+            .then(async (initPid) => {
+              const members = await scope.members();
+              pids.push(...members.map((p) => p.pid));
+              return cpuSoFar(initPid, async () => members);
+            })
             .then(resolve, () => resolve(0));
         });
         void exited.then((e) => reject(new Error(`the standby ${profile.name} exited before it was ready (code ${e.code}, signal ${e.signal})`)));
       });
       ready.catch(() => undefined);
-      return new Standby(profile, child, pid, init, scratch, rlimitCommands(plan).join(' '), channel, ready, exited, rootExited);
+      return new Standby(profile, child, pid, init, pids, scratch, rlimitCommands(plan).join(' '), channel, ready, exited, rootExited);
     } catch (err) {
       await scratch.remove().catch(() => undefined);
       throw err;
@@ -129,6 +142,15 @@ export class Standby implements Interpreter {
    */
   async launch(task: TaskStart): Promise<Launched> {
     const startupCpuMs = await this.ready;
+    // A run's priority, as a fresh interpreter has it, before any of the task is its to run (its
+    // processes: the init, root's, keeps its own, as a fresh run's does).
+    for (const pid of new Set(this.pids)) {
+      try {
+        os.setPriority(pid, SNIPPET_NICE);
+      } catch {
+        // gone: the run finds out from its exit
+      }
+    }
     this.handed = true;
     this.child.stdin?.end(task.stdin ?? '');
     // The last field marks the end: a handoff cut short (the daemon dying mid-write) is refused.

@@ -38,7 +38,8 @@ describe.skipIf(needsRoot.skip)(`start-up ${needsRoot.reason}`, () => {
     await first.waitForLog('executor started');
     const second = startDaemon(stream, 'second-exec');
     expect(await second.exited).toEqual({ code: 1, signal: null });
-    expect(second.stderr.join('\n')).toMatch(new RegExp(`sandbox uids ${UID}-${UID + 2} are held by pid ${first.pid} \\(consumer first-exec\\)`));
+    // Three runtimes, two standby slots each: six uids.
+    expect(second.stderr.join('\n')).toMatch(new RegExp(`sandbox uids ${UID}-${UID + 5} are held by pid ${first.pid} \\(consumer first-exec\\)`));
     await first.stop();
     const third = startDaemon(stream, 'third-exec');
     await third.waitForLog('executor started');

@@ -58,13 +58,15 @@ describe.skipIf(needsRoot.skip)(`runs as a sandbox user ${needsRoot.reason}`, ()
     process.env.REDIS_URL ??= 'redis://secret';
     const r = await runSnippet(
       'python',
-      'import os, json\nprint(json.dumps({"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "env": dict(os.environ), "cwd": os.getcwd()}))',
+      'import os, json\nprint(json.dumps({"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "env": dict(os.environ), "cwd": os.getcwd(), "nice": os.nice(0)}))',
       { env: { AGENT: 'x' } },
     );
     const seen = JSON.parse(r.stdout.toString());
     expect(seen.uid).toBe(identity.uid);
     expect(seen.gid).toBe(identity.gid);
     expect(seen.groups).toEqual([]);
+    // Below the daemon's priority (SNIPPET_NICE), set by the run's init before the snippet exists.
+    expect(seen.nice).toBe(10);
     // The base, the profile's own and its display variables (docs/display.md), then the task's.
     expect(Object.keys(seen.env).sort()).toEqual(['AGENT', 'HOME', 'LANG', 'MPLBACKEND', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'PYTHONPATH', 'PYTHONUNBUFFERED', 'SANDBOX_DISPLAY_TOKEN']);
     expect(seen.env.HOME).toBe(seen.cwd);

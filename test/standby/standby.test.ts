@@ -74,6 +74,7 @@ seen = {
     'spec': __spec__, 'flags': str(sys.flags), 'uid': [os.getuid(), os.geteuid(), os.getgid(), os.getgroups()],
     'limits': limits(), 'stdin': sys.stdin.read(), 'stdin_kind': os.fstat(0).st_mode, 'helper': helper.WHERE,
     'fds': sorted(os.listdir('/proc/self/fd')), 'home': sorted(os.listdir(os.environ['HOME'])),
+    'nice': os.nice(0),
 }
 print(json.dumps(seen).replace(os.getcwd(), '<scratch>').replace(os.environ['SANDBOX_DISPLAY_TOKEN'], '<token>'))
 raise RuntimeError('from the snippet')
@@ -119,7 +120,7 @@ describe.skipIf(needsRoot.skip)(`standby interpreters ${needsRoot.reason}`, () =
     expect(standby.stdout).toBe(fresh.stdout);
     // Same traceback: only the snippet's own frame, under its own file name.
     expect(standby.stderr.replace(/agent-run-[^/]+/g, 'X')).toBe(fresh.stderr.replace(/agent-run-[^/]+/g, 'X'));
-    expect(standby.stderr).toMatch(/^Traceback \(most recent call last\):\n {2}File "[^"]+\/main\.py", line 16, in <module>\n/);
+    expect(standby.stderr).toMatch(/^Traceback \(most recent call last\):\n {2}File "[^"]+\/main\.py", line 17, in <module>\n/);
     expect(standby.result).toMatchObject({ status: 'error', exitCode: 1 });
     expect(fresh.result).toMatchObject({ status: 'error', exitCode: 1 });
   });
@@ -213,6 +214,49 @@ describe.skipIf(needsRoot.skip)(`standby interpreters ${needsRoot.reason}`, () =
     const next = await run(d, { runtime: 'python', code: 'print("clean", 6 * 7)' });
     expect(next.standby).toBe(true);
     expect(next.stdout).toBe('clean 42\n');
+  });
+
+  it('back to back: the next standby starts in the other slot while a run executes, at the lowest priority, out of its reach', async () => {
+    const d = startDaemon();
+    await d.daemon.waitForLog('executor started');
+    // bash, node, python: python is runtime 2 of 3, so its slots are uids base + 2 and base + 2 + 3.
+    const [slot0, slot1] = [sandboxUid(10) + 2, sandboxUid(10) + 5];
+    const id = unique('t');
+    // The run in slot 0 gives the next standby time to start beside it, then tries to plant code
+    // in every scratch folder and process cwd it can name (natively it cannot even see the standby).
+    await redis.xadd(d.stream, '*', 'task', JSON.stringify({
+      id,
+      runtime: 'python',
+      code: [
+        'import glob, os, time',
+        'print("uid", os.getuid(), flush=True)',
+        'time.sleep(1.5)',
+        'planted = 0',
+        'for cwd in glob.glob("/var/lib/agent-executor/runs/*/") + glob.glob("/proc/[0-9]*/cwd/"):',
+        '    try:',
+        '        open(cwd + "main.py", "w").write("print(\'poisoned\')")',
+        '        planted += os.path.realpath(cwd) != os.path.realpath(os.getcwd())',
+        '    except OSError:',
+        '        pass',
+        'print("planted", planted)',
+      ].join('\n'),
+    }));
+    // While it runs, a standby of python waits in slot 1, at nice 19.
+    const waiting = await waitFor('a standby in the other slot while the run executes', async () => {
+      if ((await redis.xlen(`executor:results:${id}`)) < 2) return undefined;
+      const alive = (await readProcTable(slot1)).filter((p) => p.alive);
+      return alive.length > 0 ? alive : undefined;
+    }, 15_000);
+    expect(waiting.map((p) => os.getPriority(p.pid))).toContain(19);
+    const entries = await readUntilExit(redis, id);
+    expect(output(entries, 'stdout').toString()).toBe(`uid ${slot0}\nplanted 0\n`);
+    // The task right after runs on it, with a run's priority, as a fresh interpreter would.
+    const next = await run(d, { runtime: 'python', code: 'import os\nprint(os.getuid(), os.nice(0), open("main.py").read().startswith("import os"))' });
+    expect(next.standby).toBe(true);
+    expect(next.stdout).toBe(`${slot1} 10 True\n`);
+    // And the one after that on a standby started in slot 0 while that ran.
+    const third = await run(d, { runtime: 'python', code: 'import os\nprint(os.getuid(), os.nice(0))' });
+    expect([third.standby, third.stdout]).toEqual([true, `${slot0} 10\n`]);
   });
 
   it('start-up CPU and time are not charged to the task', async () => {
