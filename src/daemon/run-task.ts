@@ -48,6 +48,8 @@ export async function runTask(w: Wiring, standbys: StandbyPool | undefined, { ta
     report = await executeRun({ task, profile, limits }, runContext, {
       output: (kind, data) => writer.output(kind, data),
       display: (k, mime, data) => writer.display(k, mime, data),
+      // The next standby, in another slot, while this run executes.
+      underway: () => standbys?.warm(task.runtime),
       artifact: (relPath, data, part, parts) => writer.file(relPath, data, part, parts),
       abort: w.forced,
       cancel: cancel.signal,

@@ -40,7 +40,14 @@ export async function executeRun(spec: RunSpec, ctx: RunContext, hooks: RunHooks
     const startedAt = performance.now();
     const ending = new RunEnding();
     const display = launched.displayToken && hooks.display ? { token: launched.displayToken, sink: hooks.display } : undefined;
-    const output = new OutputCapture(launched.child, hooks.output, limits.outputBytes, () => ending.end('output_limit'), display);
+    let underway = hooks.underway;
+    const sink: RunHooks['output'] = (kind, data) => {
+      const sent = hooks.output(kind, data);
+      underway?.();
+      underway = undefined;
+      return sent;
+    };
+    const output = new OutputCapture(launched.child, sink, limits.outputBytes, () => ending.end('output_limit'), display);
 
     const processes = await trackProcesses(launched, ctx.identity);
     if (typeof processes === 'string') return { result: notRunResult('internal_error', processes) };
@@ -60,6 +67,8 @@ export async function executeRun(spec: RunSpec, ctx: RunContext, hooks: RunHooks
 
     const { code, signal, fileSizeReached } = await launched.exited;
     const wallMs = performance.now() - startedAt;
+    underway?.();
+    underway = undefined;
     over.abort();
     await ending.exited();
 

@@ -19,6 +19,11 @@ export interface RunHooks {
   display?: DisplaySink;
   /** Receives the parts of each artifact after the output, before the result. */
   artifact?: ArtifactSink;
+  /**
+   * Called once, when the snippet's first output has been passed on or it has exited, whichever
+   * is first: from then on work beside the run (the next standby's start) no longer delays it.
+   */
+  underway?: () => void;
   /** Aborting cancels the run (status `cancelled`). */
   cancel?: AbortSignal;
   /** Aborting ends the run at once (a forced shutdown; reported as internal_error). */

@@ -1,9 +1,10 @@
 // Standby interpreters, one waiting per runtime that has standby on, in slots: each slot of a
 // runtime is a uid of its own (see identitiesByRuntime), and a run takes the slot of the standby it
-// is handed (or a free one, fresh). With two slots the next standby starts in the other slot as
-// soon as a run takes one — while that run executes, at the lowest CPU priority — so a task that
-// follows at once is warm too; under another uid it is out of the running snippet's reach. With one
-// slot the next standby can only start once the run has ended and been swept.
+// is handed (or a free one, fresh). With two slots the next standby starts in the other slot while
+// that run executes (once its snippet has printed or exited: starting one costs the daemon a fork,
+// which must not delay the run's first byte), at the lowest CPU priority, so a task that follows
+// at once is warm too; under another uid it is out of the running snippet's reach. With one slot
+// the next standby can only start once the run has ended and been swept.
 import type { Logger } from '../log.js';
 import type { EffectiveLimits } from '../protocol/result.js';
 import type { RuntimeRegistry } from '../runtimes/load.js';
@@ -89,8 +90,8 @@ export class StandbyPool {
   /**
    * The slot for this task, and its standby once ready when it fits: otherwise the task runs a
    * fresh interpreter in that slot, the standby retired first (a dead one, or one that does not
-   * fit), since the fresh run has its uid. The slot is the caller's until release(); the next
-   * standby starts in another slot at once.
+   * fit), since the fresh run has its uid. The slot is the caller's until release(); warm() then
+   * starts the next standby in another slot (the run calls it once its snippet is under way).
    */
   async claim(task: Task, limits: EffectiveLimits): Promise<SlotClaim> {
     const slots = this.slotsOf(task.runtime);
@@ -101,9 +102,6 @@ export class StandbyPool {
     held.standby = undefined;
     held.busy = true;
     const standby = await starting;
-    // The next one, in another slot, while this run executes (after this one's start was counted,
-    // so that a runtime whose standby never starts stops getting one after MAX_FAILED_STARTS).
-    this.warm(task.runtime);
     if (!standby) return { slot };
     const log = this.opts.logger.child({ runtime: task.runtime, slot });
     if (!standby.alive) log.warn('the standby died before its task was handed over; starting a fresh interpreter');
