@@ -1,6 +1,7 @@
 // The run phase of one task: listen for its cancel, take an interpreter (a standby that fits, or
 // a fresh one), run it, and decide whether the sandbox is still fit for the next task. Nothing
 // here writes to Redis but the run's own output, through the results writer.
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import { notRunResult, type EffectiveLimits } from '../protocol/result.js';
 import type { ResultsWriter } from '../queue/results-writer.js';
@@ -39,11 +40,14 @@ export async function runTask(w: Wiring, standbys: StandbyPool | undefined, { ta
   });
   let slot = 0;
   try {
+    const claimAt = performance.now();
     const claim = standbys ? await standbys.claim(task, limits) : { slot };
+    // How long the task waited for its standby to be ready (README, "Performance").
+    const waitedMs = Math.round((performance.now() - claimAt) * 10) / 10;
     slot = claim.slot;
     const { standby } = claim;
     const runContext = w.sandbox.runContext(log, task.runtime, slot);
-    log.info({ runtime: task.runtime, limits, runsLeft, standby: standby !== undefined, slot }, 'run started');
+    log.info({ runtime: task.runtime, limits, runsLeft, standby: standby !== undefined, slot, waitedMs }, 'run started');
     w.metrics?.interpreterStarts.inc({ runtime: task.runtime, interpreter: standby ? 'standby' : 'fresh' });
     report = await executeRun({ task, profile, limits }, runContext, {
       output: (kind, data) => writer.output(kind, data),

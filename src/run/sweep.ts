@@ -52,22 +52,27 @@ async function sweepProcesses(run: RunProcesses): Promise<{ survivors: ProcInfo[
       await settlesWithin(run.rootExited, INIT_EXIT_MS);
     }
   }
-  // Verification: nothing of the run is alive; whatever is, is killed from root.
-  let survivors = await scope.members();
+  // Verification: nothing of the run is alive; whatever is, is killed from root. One read of the
+  // process table serves both checks when nothing is alive (the usual case: each read costs ms).
+  const seen = await scope.all();
+  let survivors = seen.filter((p) => p.alive);
   if (survivors.length > 0) survivors = await killScope(scope);
-  return { survivors, unreaped: await awaitReaping(scope, run.startTicks ?? 0) };
+  return { survivors, unreaped: await awaitReaping(scope, run.startTicks ?? 0, survivors.length === 0 ? seen : undefined) };
 }
 
 /**
  * Killed orphans stay zombies until their reaper collects them (the run's init; without one, PID
  * 1), and until then they count against the sandbox user's RLIMIT_NPROC. Waits, bounded, until no
- * process of the run is left at all; returns the pids still unreaped.
+ * process of the run is left at all (`first`: a table read just now, looked at before any other);
+ * returns the pids still unreaped.
  */
-async function awaitReaping(scope: ProcessScope, startTicks: number): Promise<number[]> {
+async function awaitReaping(scope: ProcessScope, startTicks: number, first?: ProcInfo[]): Promise<number[]> {
   const deadline = Date.now() + REAP_WAIT_MS;
+  let table = first;
   for (;;) {
     // A zombie older than the run was reported by the run that left it.
-    const left = (await scope.all()).filter((p) => p.startTicks >= startTicks);
+    const left = (table ?? (await scope.all())).filter((p) => p.startTicks >= startTicks);
+    table = undefined;
     if (left.length === 0 || Date.now() > deadline) return left.map((p) => p.pid);
     await delay(POLL_MS);
   }
