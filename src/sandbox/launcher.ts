@@ -5,13 +5,14 @@
 //                              new mount, network (loopback only), IPC and PID namespaces
 //   perl run-init.pl           the run's init (root's; see sandbox/run-init.ts): PID 1 of the
 //                              run's namespace, or a subreaper where that cannot be had; it forks
-//                              the next step, applies a seccomp filter (no keyrings, no user
-//                              namespaces), reaps everything and reports the snippet's exit
-//   bash -c 'mount -a ...'     fresh, size-limited /tmp, /var/tmp, /dev/shm, /run/lock (one
-//                              mount(8) for all, from a table written at start-up: each mount(8)
-//                              costs ~7 ms here); close every inherited descriptor above stderr;
-//                              rlimits (ulimit): processes, open files, file size, core dumps,
-//                              CPU, address space
+//                              the next step, which sets the run's CPU priority, mounts fresh,
+//                              size-limited /tmp, /var/tmp, /dev/shm, /run/lock (from a table
+//                              written at start-up), brings up the loopback (loopback only: local
+//                              servers a snippet starts for itself work), and applies a seccomp
+//                              filter (no keyrings, no user namespaces); the init reaps everything
+//                              and reports the snippet's exit
+//   bash -c '...'              close every inherited descriptor above stderr; rlimits (ulimit):
+//                              processes, open files, file size, core dumps, CPU, address space
 //   setpriv                    sandbox uid/gid, no supplementary groups, no capabilities,
 //                              no_new_privs (setuid binaries cannot raise privileges)
 //   env -i NAME=value...       the run's environment, and nothing else, from here on
@@ -98,9 +99,14 @@ export function wrapCommand(argv: readonly string[], env: Readonly<Record<string
     ...(pidns ? ['--pid', '--fork', '--kill-child'] : []),
   ];
   const unshare = namespaces.length > 0 ? ['unshare', ...namespaces, '--'] : [];
+  const initMounts = mounts && !plan.mountTable!.includes(',');
   const initOptions = [...(pidns ? ['pidns', 'proc'] : []), 'seccomp', `arch=${process.arch}`, ...(ipcns ? [`shm=${plan.limits.memoryBytes}`] : []),
     `fsize=${plan.limits.fileSizeBytes}`,
     `nice=${plan.nice ?? SNIPPET_NICE}`,
+    // The init mounts the private tmpfs folders and brings up the loopback itself (one fork and
+    // exec less each); a table path the option list cannot carry is left to mount(8).
+    ...(initMounts ? [`mounts=${plan.mountTable}`] : []),
+    ...(netns ? ['lo'] : []),
     // Folder names are passed whole: one with a comma or colon is simply not searched.
     `places=${plan.privateDirs.filter((d) => !/[,:]/.test(d)).join(':')}`,
   ];
@@ -109,9 +115,7 @@ export function wrapCommand(argv: readonly string[], env: Readonly<Record<string
     ? ['setpriv', `--reuid=${plan.identity.uid}`, `--regid=${plan.identity.gid}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--']
     : [];
   const script = [
-    ...(mounts ? [`mount -n -a -T ${sq(plan.mountTable!)} || exit 126`] : []),
-    // Loopback up, so local servers a snippet starts for itself work; nothing else is reachable.
-    ...(netns ? ['ip link set lo up 2>/dev/null || true'] : []),
+    ...(mounts && !initMounts ? [`mount -n -a -T ${sq(plan.mountTable!)} || exit 126`] : []),
     // The daemon may itself have inherited descriptors without close-on-exec (from its parent,
     // the container runtime, a CI harness); none of them may reach the snippet.
     `for fd in /proc/self/fd/*; do fd=\${fd##*/}; [ "$fd" -gt ${plan.keepHandoffFd ? 3 : 2} ] 2>/dev/null && exec {fd}>&-; done`,

@@ -234,4 +234,25 @@ describe.skipIf(needsRoot.skip)(`per-run limits ${needsRoot.reason}`, () => {
     const second = await runSnippet('python', 'import os, socket\nprint(os.listdir("/tmp"), os.listdir("/dev/shm"))\ntry:\n    socket.create_connection(("1.1.1.1", 53), timeout=1)\n    print("online")\nexcept OSError as e:\n    print("offline")');
     expect(second.stdout.toString()).toBe('[] []\noffline\n');
   });
+
+  it('mounts its private folders as size-limited tmpfs, nosuid and nodev, and has a loopback that works', async () => {
+    const r = await runSnippet('python', String.raw`
+import os, socket
+mounts = {}
+for line in open("/proc/self/mounts"):
+    source, target, kind, options = line.split()[:4]
+    mounts[target] = (source, kind, "nosuid" in options.split(","), "nodev" in options.split(","))
+print([mounts.get(d) for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")])
+print(os.statvfs("/tmp").f_blocks * os.statvfs("/tmp").f_frsize)
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen()
+client = socket.create_connection(server.getsockname(), timeout=2)
+print("loopback", server.accept()[0].recv(0) == b"")
+`);
+    const tmpfs = `('agent-executor-run', 'tmpfs', True, True)`;
+    expect(r.stderr.toString()).toBe('');
+    // The test sandbox's tmpBytes (16 MiB).
+    expect(r.stdout.toString()).toBe(`[${[tmpfs, tmpfs, tmpfs, tmpfs].join(', ')}]\n${16 * 1024 ** 2}\nloopback True\n`);
+  });
 });
