@@ -205,7 +205,15 @@ describe.skipIf(dockerAvailable.skip)(`images built and run under gVisor ${docke
       for (const runtime of ['python-data', 'python']) {
         const plotted = await outcome(client, `team-plot-${runtime}`, 120_000);
         expect(plotted.result.status, plotted.stderr).toBe('ok');
-        const order = plotted.events.filter((e) => ['stdout', 'display'].includes(e.type)).map((e) => (e.type === 'display' ? e.fields.mime : e.fields.data));
+        // Output and displays in stream order, consecutive stdout entries joined (print writes the
+        // text and its newline separately, unbuffered).
+        const order: string[] = [];
+        let last = '';
+        for (const e of plotted.events.filter((x) => ['stdout', 'display'].includes(x.type))) {
+          if (e.type === 'stdout' && last === 'stdout') order[order.length - 1] += e.fields.data ?? '';
+          else order.push((e.type === 'display' ? e.fields.mime : e.fields.data) ?? '');
+          last = e.type;
+        }
         expect(order).toEqual(['before\n', 'image/png', 'text/plain', 'after\n']);
       }
       // Without EXECUTOR_HTTP_PORT, the image's health check looks at the daemon process instead.
