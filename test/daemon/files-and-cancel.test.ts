@@ -119,7 +119,9 @@ describe.skipIf(needsRoot.skip)(`files and cancel over Redis ${needsRoot.reason}
       const next = await client.submit({ runtime: 'python', code: 'print("still serving")' });
       expect(await next.result).toMatchObject({ status: 'ok', sweep: { clean: true } });
       expect(await Promise.race([daemon().exited.then(() => 'exited'), Promise.resolve('running')])).toBe('running');
-      expect(fds()).toBe(before);
+      // The next standby may still be starting (its pipes are open descriptors for a moment), so
+      // wait, bounded, for the count to come back; a leak never does (it grew by 202 per run).
+      await waitFor('the daemon\'s descriptors back to where they were', () => (fds() <= before ? true : undefined), 5000);
     } finally {
       await client.close();
     }
