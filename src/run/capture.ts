@@ -30,7 +30,6 @@ export class OutputCapture {
   private displayBytes = 0;
   private displays = 0;
   private readonly sent: Promise<unknown>[] = [];
-  private readonly frames: DisplayFrames | undefined;
   private readonly pipes: [Snippet['stdout'], Snippet['stderr']];
   private readonly coalescer: OutputCoalescer;
   private readonly pipesClosed: Promise<unknown>;
@@ -46,8 +45,7 @@ export class OutputCapture {
     this.pipes = [child.stdout, child.stderr];
     this.coalescer = new OutputCoalescer(sink, { onDrained: () => this.pipes.forEach((p) => p?.resume()) });
     // Base64 makes an image a third larger than what it costs toward the cap.
-    this.frames = display && new DisplayFrames(display.token, Math.min(MAX_FRAME_BYTES, Math.ceil((capBytes * 4) / 3) + 4096));
-    const frames = this.frames;
+    const frames = display && new DisplayFrames(display.token, Math.min(MAX_FRAME_BYTES, Math.ceil((capBytes * 4) / 3) + 4096));
     if (frames) {
       child.stdout?.on('data', (chunk: Buffer) => this.framed(frames.push(chunk)));
       child.stdout?.once('end', () => this.framed(frames.end()));
