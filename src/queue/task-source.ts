@@ -52,10 +52,17 @@ export class TaskSource {
         return stale;
       }
     }
+    const afterReclaim = this.lastWasReclaimed;
     this.lastWasReclaimed = false;
     await this.pruneConsumers();
     // Stopped while pruning: the interrupt found no read to end, so do not start one.
     if (!this.hooks.taking()) return null;
+    if (afterReclaim) {
+      // New work's turn, but only if there is some now: blocking here would make every further
+      // stale task (tasks a session's holder handed back, say) wait a whole BLOCK time.
+      const [fresh] = await this.consumer.readNew(1);
+      return fresh ?? this.next();
+    }
     return this.consumer.read();
   }
 
