@@ -255,6 +255,14 @@ describe('Kubernetes manifests', () => {
       expect(toBytes(container.resources.limits.memory)).toBeGreaterThan(Number(env.EXECUTOR_MEMORY_BYTES) + 256 * 1024 ** 2);
     });
 
+    it('requests memory for a run, the daemon at its peak and the standbys waiting beside it', () => {
+      // Measured (README, "Performance"): daemon peak RSS 163 MiB under gVisor; waiting standbys, at
+      // most one per runtime at a time with two slots, node 40.1 + python 9.4 + bash ~2 MiB RSS.
+      const daemonPeak = 170 * 1024 ** 2;
+      const standbys = 56 * 1024 ** 2;
+      expect(toBytes(container.resources.requests.memory)).toBeGreaterThanOrEqual(Number(env.EXECUTOR_MEMORY_BYTES) + daemonPeak + standbys);
+    });
+
     it('grants a termination grace above the drain deadline, and a Job deadline above the maximum age', () => {
       const drainMs = drainDeadlineMs(env);
       expect(pod.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(drainMs + GRACE_MARGIN_MS);
