@@ -10,6 +10,20 @@ module.exports = {
       from: {},
       to: { circular: true },
     },
+    {
+      name: 'client-alone',
+      severity: 'error',
+      comment: 'A controller imports `agent-executor/client` without the daemon: the client reaches the wire format, the task schema and the session store, never the daemon, the runs, the sandbox or the standby.',
+      from: { path: '^src/client/' },
+      to: { path: '^src/(daemon|run|sandbox|standby|runtimes|session|workspace|selftest|output|fs-at|cli|mcp)/' },
+    },
+    {
+      name: 'mcp-sdk-only-in-mcp',
+      severity: 'error',
+      comment: 'The MCP SDK is an optional dependency (the executor images do not carry it): only src/mcp/ imports it, and only the mcp command loads src/mcp/.',
+      from: { pathNot: '^src/(mcp|cli/mcp\\.ts)' },
+      to: { path: '@modelcontextprotocol' },
+    },
   ],
   options: {
     tsPreCompilationDeps: true,

@@ -30,6 +30,14 @@ describe('structure of src/', () => {
     expect(await violations('--collapse', '^src/[^/]+')).toBe('');
   }, 120_000);
 
+  it('exports the client alone as agent-executor/client, loading no daemon module', async () => {
+    // The built package, as a controller imports it; the import rules (client-alone) keep it small.
+    const probe = `const c = await import('agent-executor/client');
+      console.log(JSON.stringify({ client: typeof c.ExecutorClient, saver: typeof c.artifactSaver, executor: 'Executor' in c }));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe], { cwd: ROOT, timeout: 60_000 });
+    expect(JSON.parse(stdout)).toEqual({ client: 'function', saver: 'function', executor: false });
+  }, 60_000);
+
   it.each(['src/run', 'src/daemon'])('%s: no file over 200 lines', (dir) => {
     const long = fs
       .readdirSync(path.join(ROOT, dir))

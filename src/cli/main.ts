@@ -22,6 +22,7 @@ const USAGE = `usage:
   agent-executor sessions [--json]                             the open sessions: holder, age, idle time
   agent-executor close SID...                                  end sessions
   agent-executor selftest [--only NAME]... [--list]   run the hostile snippets against this machine's sandbox
+  agent-executor mcp [--http PORT [--host H] [--token-file F]] [--redis-url URL] [--stream S]   an MCP server for agents (stdio by default)
 exit codes of submit: the snippet's own; 124 a budget or limit ended it; 125 rejected, failed in the executor or session ended; 130 cancelled; 2 usage`;
 
 async function main(argv: string[]): Promise<number> {
@@ -41,6 +42,9 @@ async function main(argv: string[]): Promise<number> {
       return repl(rest);
     case 'sessions':
       return sessions(rest);
+    case 'mcp':
+      // Loaded only for this command: the MCP SDK is an optional dependency.
+      return (await import('./mcp.js')).mcp(rest);
     case undefined:
     case 'help':
     case '--help':

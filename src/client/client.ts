@@ -150,6 +150,13 @@ export class ExecutorClient {
     return infos;
   }
 
+  /** One session's record: open or ended (and why), its runtime; undefined when there is none (or it expired). */
+  async sessionState(id: string): Promise<{ state: 'open' | 'ended'; runtime: string; reason?: string } | undefined> {
+    const r = await this.reach(() => this.store.record(id));
+    if (r === undefined) return undefined;
+    return { state: r.state === 'open' ? 'open' : 'ended', runtime: r.runtime ?? '', ...(r.reason ? { reason: r.reason } : {}) };
+  }
+
   /** Close a session: its holder ends it and wipes it; cells still queued are answered `session_ended`. */
   async closeSession(id: string): Promise<void> {
     await this.reach(() => this.redis.xadd(controlKey(this.stream), '*', 'close', id));

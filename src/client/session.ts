@@ -22,6 +22,11 @@ export interface SessionOptions {
   /** Lower the executors' idle timeout and lifetime for this session. */
   idleMs?: number;
   lifetimeMs?: number;
+  /**
+   * The session `id` is open already (opened by another program): every cell is a later cell,
+   * sent without what the opening task fixed.
+   */
+  resume?: boolean;
 }
 
 export interface CellOptions extends FollowOptions {
@@ -54,6 +59,7 @@ export class SessionHandle {
     private readonly o: SessionOptions,
   ) {
     this.id = o.id ?? randomUUID();
+    this.opened = o.resume === true;
   }
 
   /** Run `code` as the next cell; resolves once it is sent, with its submission to follow. */
