@@ -8,6 +8,7 @@ it too).
 
 from __future__ import annotations
 
+import time
 from typing import Callable, Dict, List, Optional
 
 from .errors import ErrorCode, ExecutorError
@@ -123,8 +124,14 @@ class Follower:
         return result
 
 
-def timed_out(task_id: str, timeout: float, what: str = "result") -> ExecutorError:
-    return ExecutorError(ErrorCode.CLIENT_TIMEOUT, f"no {what} for task {task_id} within {timeout:g} s")
+def read_block_ms(deadline: float) -> int:
+    """How long the next blocking read may wait: BLOCK_MS, or less before a deadline (monotonic s; inf: none)."""
+    left = deadline - time.monotonic()
+    return BLOCK_MS if left * 1000 >= BLOCK_MS else max(1, int(left * 1000))
+
+
+def timed_out(task_id: str, timeout: float, what: str = "result", hint: str = "") -> ExecutorError:
+    return ExecutorError(ErrorCode.CLIENT_TIMEOUT, f"no {what} for task {task_id} within {timeout:g} s (it was not cancelled){hint}")
 
 
 def answered_without_running(task_id: str, result: Result) -> ExecutorError:

@@ -89,7 +89,7 @@ def wire_limits(limits: Optional[Mapping[str, int]], allowed: Sequence[str] = tu
         if wire not in LIMIT_NAMES.values():
             raise usage(f"invalid task: unknown limit {name!r} (known: {', '.join(LIMIT_NAMES)})")
         if wire not in allowed:
-            raise usage(f"invalid task: a later cell of a session may only lower {', '.join(CELL_LIMITS)}, not {name!r}")
+            raise usage(f"invalid task: a later cell of a session may only lower wall_ms, cpu_ms and output_bytes, not {name!r} (the first cell fixed it)")
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise usage(f"invalid task: limit {name} must be a positive integer (got {value!r})")
         out[wire] = value

@@ -18,11 +18,11 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional
 import redis.asyncio as aioredis
 
 from ._cells import FOLLOW_OPTIONS, CellPlan
-from ._follow import BLOCK_MS, Callbacks, Follower, answered_without_running, timed_out
+from ._follow import Callbacks, Follower, answered_without_running, read_block_ms, timed_out
 from ._settings import Settings, resolve
 from ._wire import SUBMIT_CELL, answered_key, build_task, check_id, control_key, id_used, results_key, serialise, session_info, session_key, session_stream_key, sessions_index_key
 from .client import _UNREACHABLE
-from .errors import ExecutorError, unreachable
+from .errors import ErrorCode, ExecutorError, unreachable
 from .results import DisplayPart, Event, FilePart, Result, SessionInfo, Started
 
 T = TypeVar("T")
@@ -50,8 +50,11 @@ class AsyncClient:
     ) -> None:
         self.settings = resolve(url, stream, key_prefix, cluster_nodes, max_task_bytes)
         self._redis = _connect(self.settings)
+        self._closed = False
 
     async def _reach(self, command: Callable[[], Awaitable[T]]) -> T:
+        if self._closed:
+            raise ExecutorError(ErrorCode.CLIENT_CLOSED, "the client is closed")
         try:
             return await command()
         except _UNREACHABLE as err:
@@ -64,7 +67,18 @@ class AsyncClient:
         await self.close()
 
     async def close(self) -> None:
+        """Close the connection; calls after this raise EXEC_ERR_CLIENT_CLOSED."""
+        self._closed = True
         await self._redis.close()
+
+    async def _stream_hint(self) -> str:
+        try:
+            groups = await self._redis.xinfo_groups(self.settings.stream)
+        except Exception:
+            groups = []
+        if not groups:
+            return f"; no executor has ever read the stream {self.settings.stream!r} (is EXECUTOR_STREAM the executors'?)"
+        return ""
 
     async def submit(
         self,
@@ -179,8 +193,7 @@ class AsyncSubmission:
                 raise self._failure
             if self.done:
                 return
-            left_ms = int((deadline - time.monotonic()) * 1000)
-            block = max(1, min(BLOCK_MS, left_ms))
+            block = read_block_ms(deadline)
             key = results_key(self.id, self._client.settings.key_prefix)
             try:
                 reply = await self._client._reach(lambda: self._client._redis.xread({key: self._follower.last_id}, count=1000, block=block))
@@ -193,7 +206,7 @@ class AsyncSubmission:
         deadline = float("inf") if timeout is None else time.monotonic() + timeout
         while not done():
             if time.monotonic() >= deadline:
-                raise timed_out(self.id, timeout or 0, what)
+                raise timed_out(self.id, timeout or 0, what, await self._client._stream_hint())
             await self._read(deadline)
 
     async def events(self, timeout: Optional[float] = None) -> AsyncIterator[Event]:
@@ -206,7 +219,7 @@ class AsyncSubmission:
             if self.done:
                 return
             if time.monotonic() >= deadline:
-                raise timed_out(self.id, timeout or 0)
+                raise timed_out(self.id, timeout or 0, "result", await self._client._stream_hint())
             await self._read(deadline)
 
     async def wait_started(self, timeout: Optional[float] = None) -> Started:

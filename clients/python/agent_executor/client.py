@@ -17,10 +17,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, TimeoutError as RedisTimeoutError
 
 from ._cells import FOLLOW_OPTIONS, CellPlan
-from ._follow import BLOCK_MS, Callbacks, Follower, answered_without_running, timed_out
+from ._follow import Callbacks, Follower, answered_without_running, read_block_ms, timed_out
 from ._settings import Settings, resolve
 from ._wire import SUBMIT_CELL, answered_key, build_task, check_id, control_key, id_used, results_key, serialise, session_info, session_key, session_stream_key, sessions_index_key
-from .errors import ExecutorError, unreachable
+from .errors import ErrorCode, ExecutorError, unreachable
 from .results import DisplayPart, Event, FilePart, Result, SessionInfo, Started
 
 T = TypeVar("T")
@@ -55,11 +55,14 @@ class Client:
     ) -> None:
         self.settings = resolve(url, stream, key_prefix, cluster_nodes, max_task_bytes)
         self._redis = _connect(self.settings)
+        self._closed = False
 
     # -- plumbing -------------------------------------------------------------------------------
 
     def _reach(self, command: Callable[[], T]) -> T:
         """Run a Redis command; a connection failure becomes one error naming the address."""
+        if self._closed:
+            raise ExecutorError(ErrorCode.CLIENT_CLOSED, "the client is closed")
         try:
             return command()
         except _UNREACHABLE as err:
@@ -72,7 +75,19 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        """Close the connection; calls after this raise EXEC_ERR_CLIENT_CLOSED."""
+        self._closed = True
         self._redis.close()
+
+    def _stream_hint(self) -> str:
+        """Why nothing may have answered: no executor reads the stream (best effort, for a timeout's message)."""
+        try:
+            groups = self._redis.xinfo_groups(self.settings.stream)
+        except Exception:
+            groups = []
+        if not groups:
+            return f"; no executor has ever read the stream {self.settings.stream!r} (is EXECUTOR_STREAM the executors'?)"
+        return ""
 
     # -- tasks ----------------------------------------------------------------------------------
 
@@ -212,8 +227,7 @@ class Submission:
     def _read(self, deadline: float) -> None:
         if self._failure is not None:
             raise self._failure
-        left_ms = int((deadline - time.monotonic()) * 1000)
-        block = max(1, min(BLOCK_MS, left_ms))
+        block = read_block_ms(deadline)
         key = results_key(self.id, self._client.settings.key_prefix)
         try:
             reply = self._client._reach(lambda: self._client._redis.xread({key: self._follower.last_id}, count=1000, block=block))
@@ -226,7 +240,7 @@ class Submission:
         deadline = float("inf") if timeout is None else time.monotonic() + timeout
         while not done():
             if time.monotonic() >= deadline:
-                raise timed_out(self.id, timeout or 0, what)
+                raise timed_out(self.id, timeout or 0, what, self._client._stream_hint())
             self._read(deadline)
 
     def events(self, timeout: Optional[float] = None) -> Iterator[Event]:
@@ -240,7 +254,7 @@ class Submission:
             if self.done:
                 return
             if time.monotonic() >= deadline:
-                raise timed_out(self.id, timeout or 0)
+                raise timed_out(self.id, timeout or 0, "result", self._client._stream_hint())
             self._read(deadline)
 
     def wait_started(self, timeout: Optional[float] = None) -> Started:

@@ -153,8 +153,14 @@ class Display:
     index: int
     data: Dict[str, bytes] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # The bytes of an image are no use on a terminal: the types and sizes are.
+        reps = ", ".join(f"{mime}: {len(data)} bytes" for mime, data in self.data.items())
+        return f"Display({self.index}, {{{reps}}})"
+
     @property
     def text(self) -> Optional[str]:
+        """The ``text/plain`` representation (a value's repr), if any."""
         plain = self.data.get("text/plain")
         return None if plain is None else plain.decode("utf-8", "replace")
 
@@ -201,16 +207,22 @@ class Result:
     artifacts: List[Artifact] = field(default_factory=list)
     artifacts_unlisted: int = 0
     session: Optional[SessionResult] = None
-    started: Optional[Started] = None
-    stdout_raw: bytes = b""
-    stderr_raw: bytes = b""
+    started: Optional[Started] = field(default=None, repr=False)
+    stdout_raw: bytes = field(default=b"", repr=False)
+    stderr_raw: bytes = field(default=b"", repr=False)
     displays: List[Display] = field(default_factory=list)
-    files: Dict[str, bytes] = field(default_factory=dict)
+    files: Dict[str, bytes] = field(default_factory=dict, repr=False)
     raw: Dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
     def ok(self) -> bool:
+        """True when the run exited 0 (status ``ok``)."""
         return self.status == "ok"
+
+    @property
+    def images(self) -> List[Display]:
+        """The displays that have an image (a chart's ``plt.show()``), in order."""
+        return [d for d in self.displays if d.image is not None]
 
     @property
     def stdout(self) -> str:

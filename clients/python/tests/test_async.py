@@ -59,3 +59,14 @@ def test_unreachable_redis() -> None:
     with pytest.raises(ExecutorError) as raised:
         run(main())
     assert raised.value.code == ErrorCode.CLIENT_UNREACHABLE
+
+
+def test_waiting_without_a_timeout(executor) -> None:
+    async def main():
+        async with AsyncClient(executor["url"], stream=executor["stream"]) as c:
+            sub = await c.submit("bash", "sleep 1.5; echo late")
+            kinds = [type(e).__name__ async for e in sub.events()]
+            return kinds, await sub.result(), await c.run("bash", "echo plain")
+
+    kinds, late, plain = run(main())
+    assert kinds[-1] == "Exit" and late.stdout == "late\n" and plain.stdout == "plain\n"

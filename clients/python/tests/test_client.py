@@ -193,3 +193,32 @@ def test_the_url_comes_from_redis_url_file_then_redis_url(executor, tmp_path, mo
     with pytest.raises(ExecutorError, match="REDIS_URL_FILE") as raised:
         Client()
     assert raised.value.code == ErrorCode.CONFIG_INVALID
+
+
+def test_waiting_without_a_timeout_waits_for_the_answer(client: Client) -> None:
+    # The guide's examples leave the timeout out: every wait must work without one.
+    sub = client.submit("bash", "sleep 1.5; echo late")
+    assert sub.wait_started().attempt == 1
+    assert [type(e).__name__ for e in sub.events()][-1] == "Exit"
+    assert sub.result().stdout == "late\n"
+    assert client.run("bash", "echo plain").stdout == "plain\n"
+
+
+def test_a_closed_client_says_so(executor) -> None:
+    c = Client(executor["url"], stream=executor["stream"])
+    c.close()
+    with pytest.raises(ExecutorError, match="closed") as raised:
+        c.submit("bash", "true")
+    assert raised.value.code == ErrorCode.CLIENT_CLOSED
+
+
+def test_a_timeout_on_a_stream_no_executor_reads_says_so(executor) -> None:
+    with Client(executor["url"], stream=f"nobody-{uuid.uuid4().hex[:6]}:tasks") as c:
+        with pytest.raises(ExecutorError, match="no executor has ever read the stream") as raised:
+            c.run("bash", "true", timeout=0.5)
+    assert raised.value.code == ErrorCode.CLIENT_TIMEOUT
+
+
+def test_a_result_prints_short(client: Client) -> None:
+    result = client.run("python", "print('x' * 5000)", timeout=30)
+    assert len(repr(result)) < 600 and "xxxxx" not in repr(result)

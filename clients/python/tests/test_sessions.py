@@ -37,7 +37,7 @@ def test_a_cell_can_be_streamed_and_interrupted_and_the_session_lives_on(client:
 def test_a_later_cell_may_not_change_what_the_session_fixed(client: Client) -> None:
     with client.session(runtime="bash") as s:
         assert s.run("A=1", timeout=60).ok
-        with pytest.raises(ExecutorError, match="may only lower") as raised:
+        with pytest.raises(ExecutorError, match="may only lower wall_ms, cpu_ms and output_bytes") as raised:
             s.submit("echo $A", limits={"memory_bytes": 1 << 20})
         assert raised.value.code == ErrorCode.USAGE
         assert s.run("echo $A", timeout=30).stdout == "1\n"
@@ -76,3 +76,24 @@ def test_the_example_script_saves_a_chart(executor, tmp_path, python_with_matplo
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"10 points\nsaved {out}\n"
     assert out.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_the_readme_example_runs_as_written(executor, tmp_path, python_with_matplotlib: bool) -> None:
+    # The first python block of the repository README's "From Python" section, unchanged.
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not python_with_matplotlib:
+        pytest.fail("matplotlib is missing for /usr/bin/python3 (.ci/run installs python3-matplotlib)")
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme[readme.index("### From Python") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    env = {**os.environ, "REDIS_URL": executor["url"], "EXECUTOR_STREAM": executor["stream"]}
+    env.pop("REDIS_URL_FILE", None)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok 42\n\n"
+    assert (tmp_path / "chart.png").read_bytes()[:8] == PNG_MAGIC
