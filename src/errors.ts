@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   ARTIFACT_PATH_REFUSED: 'EXEC_ERR_ARTIFACT_PATH_REFUSED',
   /** A session cell was taken by an executor from before sessions (it ran without the session's state). */
   SESSION_UNSUPPORTED: 'EXEC_ERR_SESSION_UNSUPPORTED',
+  /** A results entry breaks the wire format (written by something that is not an executor). */
+  RESULT_MALFORMED: 'EXEC_ERR_RESULT_MALFORMED',
   /** The first cell of a new session ran as a later cell: someone else had opened a session with that id. */
   SESSION_ID_TAKEN: 'EXEC_ERR_SESSION_ID_TAKEN',
   /** An Executor method that needs start() was called before it. */

@@ -61,6 +61,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   [ERROR_CODES.ARTIFACT_PATH_REFUSED]: EXIT_EXECUTOR,
   [ERROR_CODES.SESSION_UNSUPPORTED]: EXIT_EXECUTOR,
   [ERROR_CODES.SESSION_ID_TAKEN]: EXIT_EXECUTOR,
+  [ERROR_CODES.RESULT_MALFORMED]: EXIT_EXECUTOR,
 };
 
 /** The exit status for an error that ended a command, by its code (Node's parseArgs codes are usage errors). */

@@ -37,6 +37,9 @@ export async function mcp(argv: string[], env: NodeJS.ProcessEnv = process.env):
       'max-files-bytes': { type: 'string' },
       'result-timeout-ms': { type: 'string' },
       'max-text-chars': { type: 'string' },
+      'max-images': { type: 'string' },
+      'max-media-bytes': { type: 'string' },
+      'max-sessions': { type: 'string' },
     },
   });
   // The executors' budgets, read from the same settings they read (defaults when not set).
@@ -48,7 +51,10 @@ export async function mcp(argv: string[], env: NodeJS.ProcessEnv = process.env):
     maxima,
     resultTimeoutMs: positive('result-timeout-ms', values['result-timeout-ms'], maxima.wallMs + 90_000),
     maxTextChars: positive('max-text-chars', values['max-text-chars'], 20_000),
+    maxImages: positive('max-images', values['max-images'], 8),
+    maxMediaBytes: positive('max-media-bytes', values['max-media-bytes'], 4 * 1024 * 1024),
   };
+  const maxSessions = positive('max-sessions', values['max-sessions'], 2);
   // 0: any free port (the one taken is printed on stderr).
   const port = values.http === undefined ? undefined : portOf(values.http);
   const token = port === undefined ? undefined : readToken(values['token-file'], env);
@@ -62,17 +68,23 @@ export async function mcp(argv: string[], env: NodeJS.ProcessEnv = process.env):
     throw err;
   }
   const { client } = clientFromSettings(settingFlags(values), env);
+  const sessions = new sdk.SessionRegistry(client, maxSessions);
+  const stop = new Promise<void>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
+  });
   try {
     if (port === undefined) {
-      await sdk.serveStdio(client, caps);
+      await sdk.serveStdio(client, caps, sessions, stop);
       return 0;
     }
-    const server = await sdk.serveHttp(client, caps, { port, host: values.host, token: token!, maxBodyBytes: caps.maxCodeBytes + Math.ceil(caps.maxFilesBytes * 1.4) + 1024 * 1024 });
+    const body = 2 * caps.maxCodeBytes + Math.ceil(caps.maxFilesBytes * 1.4) + 1024 * 1024;
+    const server = await sdk.serveHttp(client, caps, sessions, { port, host: values.host, token: token!, maxBodyBytes: body });
     const address = server.address();
     process.stderr.write(`agent-executor mcp: listening on http://${values.host}:${typeof address === 'object' && address ? address.port : port}/mcp\n`);
-    await new Promise<void>((resolve) => {
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => server.close(() => resolve()));
-    });
+    await stop;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // The sessions agents opened through this server end with it: none keeps an executor.
+    await sessions.closeAll();
     return 0;
   } finally {
     await client.close();
@@ -84,5 +96,6 @@ function readToken(file: string | undefined, env: NodeJS.ProcessEnv): string {
   const token = file !== undefined ? fs.readFileSync(file, 'utf8').trim() : env.AGENT_EXECUTOR_MCP_TOKEN?.trim();
   if (!token) throw usageError('--http needs a bearer token: --token-file FILE or AGENT_EXECUTOR_MCP_TOKEN (the server runs code on the fleet)');
   if (token.length < 16) throw usageError('the bearer token must be at least 16 characters');
+  if (!/^[\x21-\x7e]+$/.test(token)) throw usageError('the bearer token must be printable ASCII without spaces (a header cannot carry anything else)');
   return token;
 }

@@ -63,7 +63,8 @@ export async function submit(argv: string[], env: NodeJS.ProcessEnv = process.en
   let queuedHint: NodeJS.Timeout | undefined;
   try {
     let attempts = 0;
-    const saveArtifact = values.out === undefined ? undefined : artifactSaver(values.out);
+    // A name the saver refuses is skipped, said on stderr: the run's output and status still come.
+    const saveArtifact = values.out === undefined ? undefined : artifactSaver(values.out, (err) => process.stderr.write(`[agent-executor] ${err.message} (skipped)\n`));
     const showDisplay = displayPrinter(values.out);
     // Ctrl-C cancels the task rather than leaving it running unattended; a second one quits.
     const onInterrupt = () => {

@@ -105,7 +105,12 @@ export class Submission implements AsyncIterable<ResultEvent> {
         const reply = (await redis.xreadBuffer('COUNT', 1000, 'BLOCK', block, 'STREAMS', key, lastId)) as StreamReply;
         for (const [entryId, fields] of reply?.[0]?.[1] ?? []) {
           lastId = entryId.toString();
-          const event = decodeEntry(fields);
+          let event: ResultEvent | undefined;
+          try {
+            event = decodeEntry(fields);
+          } catch (err) {
+            throw new ExecutorError(ERROR_CODES.RESULT_MALFORMED, `results entry ${lastId} of task ${this.id} is malformed: ${(err as Error).message}`, { cause: err });
+          }
           if (!event) continue;
           if (event.type === 'started' && o.session !== undefined && event.session?.id !== o.session) {
             throw new ExecutorError(ERROR_CODES.SESSION_UNSUPPORTED, `the executor that took task ${this.id} (${event.executor}) does not know sessions: it ran the cell without the session's state; upgrade the executors`);

@@ -35,17 +35,27 @@ export function unsafeArtifactPath(p: string, platform: NodeJS.Platform = proces
   return undefined;
 }
 
-export function artifactSaver(dir: string): (event: FileEvent) => void {
+/**
+ * An `onFile` callback writing each artifact under `dir`. A path it refuses throws (which ends the
+ * follow) unless `onRefused` is given: then that is told and the file skipped — a snippet chooses
+ * its file names, and one bad name should not cost the run's result.
+ */
+export function artifactSaver(dir: string, onRefused?: (err: ExecutorError) => void): (event: FileEvent) => void {
   const root = path.resolve(dir);
   return (event) => {
-    const why = unsafeArtifactPath(event.path);
-    if (why !== undefined) throw new ExecutorError(ERROR_CODES.ARTIFACT_PATH_REFUSED, `refusing artifact path ${JSON.stringify(event.path)}: ${why}`);
-    const target = path.resolve(root, event.path);
-    // The last word: whatever this OS makes of the path, it must stay inside the folder.
-    const inside = path.relative(root, target);
-    if (inside === '' || inside.startsWith('..') || path.isAbsolute(inside)) throw new ExecutorError(ERROR_CODES.ARTIFACT_PATH_REFUSED, `refusing artifact path ${JSON.stringify(event.path)}: it leaves ${root}`);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    if (event.part <= 1) fs.writeFileSync(target, event.data);
-    else fs.appendFileSync(target, event.data);
+    try {
+      const why = unsafeArtifactPath(event.path);
+      if (why !== undefined) throw new ExecutorError(ERROR_CODES.ARTIFACT_PATH_REFUSED, `refusing artifact path ${JSON.stringify(event.path)}: ${why}`);
+      const target = path.resolve(root, event.path);
+      // The last word: whatever this OS makes of the path, it must stay inside the folder.
+      const inside = path.relative(root, target);
+      if (inside === '' || inside.startsWith('..') || path.isAbsolute(inside)) throw new ExecutorError(ERROR_CODES.ARTIFACT_PATH_REFUSED, `refusing artifact path ${JSON.stringify(event.path)}: it leaves ${root}`);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      if (event.part <= 1) fs.writeFileSync(target, event.data);
+      else fs.appendFileSync(target, event.data);
+    } catch (err) {
+      if (!(err instanceof ExecutorError) || onRefused === undefined) throw err;
+      onRefused(err);
+    }
   };
 }

@@ -61,5 +61,10 @@ function resolveDerived(c: Settable): void {
 /** A bad URL is echoed, but never the password it may hold. */
 function withoutPassword(url: string): string {
   // Up to the last @ of the authority part: a password may hold '/', ':' or '@' unescaped.
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):.*@(?=[^@]*$)/i, '$1:***@');
+  const standard = url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):.*@(?=[^@]*$)/i, '$1:***@');
+  // A mistyped URL (`redis//:pw@h`, `redis:/:pw@h`) may still hold one before its last @: hide
+  // everything there but the scheme; and a password given as a query parameter.
+  const at = standard.lastIndexOf('@');
+  const masked = standard === url && at !== -1 ? `${/^[a-z][a-z0-9+.-]*:\/{0,2}/i.exec(url)?.[0] ?? ''}***${url.slice(at)}` : standard;
+  return masked.replace(/(password=)[^&#]*/gi, '$1***');
 }

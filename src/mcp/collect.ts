@@ -35,15 +35,27 @@ export function collector(c: Collected) {
   };
 }
 
-/** The result, or what to say when none came in time (the task is cancelled then: nobody will read it). */
-export async function settle(sub: Submission, cancel: () => Promise<void>, timeoutMs: number): Promise<ExitResult | { timedOut: true }> {
+export type Outcome = ExitResult | { timedOut: true } | { aborted: true };
+
+/**
+ * The result; or, when none came in time or the caller gave up (the MCP request was cancelled),
+ * the task is cancelled — nobody will read its answer, and it must not hold an executor.
+ */
+export async function settle(sub: Submission, cancel: () => Promise<void>, timeoutMs: number, signal?: AbortSignal): Promise<Outcome> {
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const late = new Promise<{ timedOut: true }>((resolve) => (timer = setTimeout(() => resolve({ timedOut: true }), timeoutMs)));
+  const aborted = new Promise<{ aborted: true }>((resolve) => {
+    if (signal?.aborted) return resolve({ aborted: true });
+    onAbort = () => resolve({ aborted: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
   try {
-    const outcome = await Promise.race([sub.result, late]);
-    if ('timedOut' in outcome) await cancel().catch(() => undefined);
+    const outcome = await Promise.race([sub.result, late, aborted]);
+    if ('timedOut' in outcome || 'aborted' in outcome) await cancel().catch(() => undefined);
     return outcome;
   } finally {
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
 }

@@ -7,24 +7,26 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { ExecutorClient } from '../client/client.js';
+import { SessionRegistry } from './sessions.js';
 import { registerTools, type McpCaps } from './tools.js';
 
 const VERSION = '0.1.0';
 
-function newServer(client: ExecutorClient, caps: McpCaps): McpServer {
+function newServer(client: ExecutorClient, caps: McpCaps, sessions: SessionRegistry): McpServer {
   const server = new McpServer({ name: 'agent-executor', version: VERSION });
-  registerTools(server, client, caps);
+  registerTools(server, client, caps, sessions);
   return server;
 }
 
-/** Serve on stdin/stdout until stdin closes. */
-export async function serveStdio(client: ExecutorClient, caps: McpCaps): Promise<void> {
-  const server = newServer(client, caps);
+/** Serve on stdin/stdout until stdin closes (the agent went away) or `stop` resolves; then close its sessions. */
+export async function serveStdio(client: ExecutorClient, caps: McpCaps, sessions: SessionRegistry, stop: Promise<void>): Promise<void> {
+  const server = newServer(client, caps, sessions);
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => (transport.onclose = resolve));
   await server.connect(transport);
   process.stdin.once('end', () => void server.close());
-  await closed;
+  await Promise.race([closed, stop]);
+  await sessions.closeAll();
 }
 
 export interface HttpOptions {
@@ -36,10 +38,12 @@ export interface HttpOptions {
 }
 
 /** Serve streamable HTTP at /mcp (stateless: each request its own transport); resolves with the bound server. */
-export async function serveHttp(client: ExecutorClient, caps: McpCaps, o: HttpOptions): Promise<http.Server> {
-  const expected = Buffer.from(`Bearer ${o.token}`);
+export async function serveHttp(client: ExecutorClient, caps: McpCaps, sessions: SessionRegistry, o: HttpOptions): Promise<http.Server> {
+  const expected = Buffer.from(o.token);
+  // The scheme is case-insensitive (RFC 9110); the token is compared in constant time.
   const authorised = (header: string | undefined) => {
-    const got = Buffer.from(header ?? '');
+    const m = /^bearer +(\S+)$/i.exec(header ?? '');
+    const got = Buffer.from(m?.[1] ?? '');
     return got.length === expected.length && timingSafeEqual(got, expected);
   };
   const httpServer = http.createServer((req, res) => {
@@ -66,7 +70,7 @@ export async function serveHttp(client: ExecutorClient, caps: McpCaps, o: HttpOp
       } catch {
         return fail(400, 'the body is not JSON');
       }
-      const server = newServer(client, caps);
+      const server = newServer(client, caps, sessions);
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
       res.on('close', () => {
         void transport.close();
@@ -84,3 +88,5 @@ export async function serveHttp(client: ExecutorClient, caps: McpCaps, o: HttpOp
   });
   return httpServer;
 }
+
+export { SessionRegistry } from './sessions.js';

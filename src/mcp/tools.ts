@@ -5,15 +5,15 @@ import { randomUUID } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { ExecutorClient } from '../client/client.js';
-import type { SessionHandle } from '../client/session.js';
 import { ExecutorError } from '../errors.js';
 import { LIMIT_NAMES, type EffectiveLimits } from '../protocol/result.js';
 import type { TaskInput } from '../task/schema.js';
-import { collector, emptyCollected, settle } from './collect.js';
-import { errorResult, renderRun, type ToolResult } from './render.js';
+import { collector, emptyCollected, settle, type Collected, type Outcome } from './collect.js';
+import { errorResult, renderRun, type RenderCaps, type ToolResult } from './render.js';
+import type { SessionRegistry } from './sessions.js';
 
-export interface McpCaps {
-  /** Largest `code`, in bytes of UTF-8. */
+export interface McpCaps extends RenderCaps {
+  /** Largest `code` (and `stdin`), in bytes of UTF-8. */
   maxCodeBytes: number;
   /** Most files per call, and their decoded bytes in all. */
   maxFiles: number;
@@ -22,8 +22,6 @@ export interface McpCaps {
   maxima: Partial<EffectiveLimits>;
   /** How long a call waits for its answer before it cancels the task. */
   resultTimeoutMs: number;
-  /** Characters of stdout (and of stderr) put in the text result. */
-  maxTextChars: number;
 }
 
 const positive = z.number().int().positive();
@@ -51,9 +49,7 @@ const RUN_CELL = {
   code: z.string().describe('the next cell: variables, imports and files of earlier cells are there; the value of a last expression is shown'),
 };
 
-export function registerTools(server: McpServer, client: ExecutorClient, caps: McpCaps): void {
-  // Sessions this server opened or was told of, by id: their later cells take the direct route.
-  const sessions = new Map<string, SessionHandle>();
+export function registerTools(server: McpServer, client: ExecutorClient, caps: McpCaps, sessions: SessionRegistry): void {
   server.registerTool(
     'run_code',
     {
@@ -61,49 +57,55 @@ export function registerTools(server: McpServer, client: ExecutorClient, caps: M
       description: 'Run a Python, Node.js or bash program in a fresh, isolated sandbox (no state kept between calls; no network). Returns the status, exit code, duration and output; charts as images; files written under out/ as resources.',
       inputSchema: RUN_CODE,
     },
-    (args) => guarded(async () => {
+    (args, extra) => guarded(async () => {
       const input = checked(args, caps);
       const c = emptyCollected();
       const sub = await client.submit({ id: randomUUID(), ...input }, collector(c));
-      return answer(sub.id, await settle(sub, () => client.cancel(sub.id), caps.resultTimeoutMs), c, caps);
+      return answer(sub.id, await settle(sub, () => client.cancel(sub.id), caps.resultTimeoutMs, extra.signal), c, caps);
     }),
   );
   server.registerTool(
     'run_cell',
     {
       title: 'Run a cell in a stateful session',
-      description: 'Run code in a persistent interpreter session (like a notebook): variables, imports and files stay for the next cell. Omit session_id to open a session; pass the returned session_id to continue it. Close it with close_session when done.',
+      description: `Run code in a persistent interpreter session (like a notebook): variables, imports and files stay for the next cell. Omit session_id to open a session; pass the returned session_id to continue it. Close it with close_session when done: an open session holds an executor (this server keeps at most ${sessions.max} open).`,
       inputSchema: RUN_CELL,
     },
-    ({ session_id, ...args }) => guarded(async () => {
+    ({ session_id, ...args }, extra) => guarded(async () => {
       const input = checked(args, caps);
       let session = session_id === undefined ? undefined : sessions.get(session_id);
       if (session_id !== undefined && session === undefined) {
         const state = await client.sessionState(session_id);
         if (state === undefined) return errorResult(`no session ${session_id}: omit session_id to open a new one`);
         if (state.state !== 'open') return errorResult(`session ${session_id} has ended (${state.reason ?? 'closed'}); its state is gone: omit session_id to open a new one`);
-        session = client.session({ id: session_id, runtime: input.runtime, resume: true });
+        if (state.runtime !== input.runtime) return errorResult(`session ${session_id} runs ${state.runtime}, not ${input.runtime}`);
+        session = sessions.resume(session_id, input.runtime);
+        if (session === undefined) return tooMany(sessions);
+      } else if (session !== undefined && session.runtime !== input.runtime) {
+        return errorResult(`session ${session_id} runs ${session.runtime}, not ${input.runtime}`);
       }
-      if (session === undefined) session = client.session({ runtime: input.runtime, ...(input.limits ? { limits: input.limits } : {}) });
-      sessions.set(session.id, session);
+      if (session === undefined) session = sessions.open(input.runtime, { runtime: input.runtime, ...(input.limits ? { limits: input.limits } : {}) });
+      if (session === undefined) return tooMany(sessions);
+      const sid = session.handle.id;
       const c = emptyCollected();
       const { runtime: _runtime, code, ...options } = input;
-      const sub = await session.run(code, { id: randomUUID(), ...options, ...collector(c) });
-      const outcome = await settle(sub, () => client.cancel(sub.id), caps.resultTimeoutMs);
-      if (!('timedOut' in outcome) && outcome.session?.ended) sessions.delete(session.id);
-      return answer(sub.id, outcome, c, caps, session.id);
+      const sub = await session.handle.run(code, { id: randomUUID(), ...options, ...collector(c) });
+      const outcome = await settle(sub, () => client.cancel(sub.id), caps.resultTimeoutMs, extra.signal);
+      // A session that ended, or never opened (its first cell was rejected), is not kept.
+      if (!('timedOut' in outcome || 'aborted' in outcome) && (outcome.session?.ended || c.started === undefined)) sessions.forget(sid);
+      return answer(sub.id, outcome, c, caps, sid);
     }),
   );
   server.registerTool(
     'close_session',
     {
       title: 'Close a session',
-      description: 'End a session opened by run_cell: its interpreter and files are wiped.',
+      description: 'End a session opened by run_cell: its interpreter and files are wiped, and its executor is free again.',
       inputSchema: { session_id: z.string().describe('the session_id run_cell returned') },
     },
     ({ session_id }) => guarded(async () => {
       const state = await client.sessionState(session_id);
-      sessions.delete(session_id);
+      sessions.forget(session_id);
       if (state === undefined) return errorResult(`no session ${session_id}`);
       if (state.state !== 'open') return { content: [{ type: 'text', text: `session ${session_id} had already ended (${state.reason ?? 'closed'})` }] };
       await client.closeSession(session_id);
@@ -112,17 +114,30 @@ export function registerTools(server: McpServer, client: ExecutorClient, caps: M
   );
 }
 
-function answer(taskId: string, outcome: Awaited<ReturnType<typeof settle>>, c: ReturnType<typeof emptyCollected>, caps: McpCaps, sessionId?: string): ToolResult {
-  if ('timedOut' in outcome) return errorResult(`no answer for task ${taskId} within ${caps.resultTimeoutMs} ms (are executors running and reading the stream?); it was cancelled`);
-  return renderRun(taskId, outcome, c, { maxTextChars: caps.maxTextChars, ...(sessionId === undefined ? {} : { sessionId }) });
+function tooMany(sessions: SessionRegistry): ToolResult {
+  return errorResult(`this server already holds ${sessions.max} open sessions (${sessions.ids().join(', ')}), each holding an executor: close one with close_session, or continue one with its session_id`);
 }
+
+function answer(taskId: string, outcome: Outcome, c: Collected, caps: McpCaps, sessionId?: string): ToolResult {
+  const cell = sessionId === undefined ? '' : ` (session_id: ${sessionId}: the cell was interrupted, the session is still open)`;
+  if ('aborted' in outcome) return errorResult(`the request was cancelled; task ${taskId} was cancelled too${cell}`);
+  if ('timedOut' in outcome) {
+    return errorResult(`no answer for task ${taskId} within ${caps.resultTimeoutMs} ms: every executor may be busy (an open session holds one) or none reads this stream; the task was cancelled${cell}`);
+  }
+  return renderRun(taskId, outcome, c, caps, sessionId);
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** The task input within this server's ceilings; limits above the executors' maxima are lowered. */
 function checked(args: { runtime: string; code: string; stdin?: string; files?: { path: string; content: string; encoding?: 'utf8' | 'base64' }[]; limits?: Partial<EffectiveLimits> }, caps: McpCaps): Pick<TaskInput, 'runtime' | 'code' | 'stdin' | 'files' | 'limits'> {
-  const codeBytes = Buffer.byteLength(args.code);
-  if (codeBytes > caps.maxCodeBytes) throw new Refused(`code is ${codeBytes} bytes, over this server's ceiling of ${caps.maxCodeBytes}`);
+  for (const [what, value] of [['code', args.code], ['stdin', args.stdin ?? '']] as const) {
+    const bytes = Buffer.byteLength(value);
+    if (bytes > caps.maxCodeBytes) throw new Refused(`${what} is ${bytes} bytes, over this server's ceiling of ${caps.maxCodeBytes}`);
+  }
   const files = args.files ?? [];
   if (files.length > caps.maxFiles) throw new Refused(`${files.length} files, over this server's ceiling of ${caps.maxFiles}`);
+  for (const f of files) if (f.encoding === 'base64' && !BASE64.test(f.content.replace(/\s/g, ''))) throw new Refused(`file ${JSON.stringify(f.path)}: content is not base64`);
   const filesBytes = files.reduce((n, f) => n + (f.encoding === 'base64' ? Buffer.from(f.content, 'base64').length : Buffer.byteLength(f.content)), 0);
   if (filesBytes > caps.maxFilesBytes) throw new Refused(`files are ${filesBytes} bytes, over this server's ceiling of ${caps.maxFilesBytes}`);
   const limits = args.limits ? Object.fromEntries(Object.entries(args.limits).map(([k, v]) => [k, Math.min(v!, caps.maxima[k as keyof EffectiveLimits] ?? v!)])) : undefined;
@@ -137,6 +152,8 @@ async function guarded(call: () => Promise<ToolResult>): Promise<ToolResult> {
   } catch (err) {
     if (err instanceof Refused) return errorResult(err.message);
     if (err instanceof ExecutorError) return errorResult(`${err.message} (${err.code})`);
+    // ioredis gives up on a command once Redis has been away for its retries.
+    if (/max retries|Connection is closed|ECONNREFUSED/i.test((err as Error).message)) return errorResult(`cannot reach Redis: ${(err as Error).message}`);
     return errorResult(`the server failed: ${(err as Error).message}`);
   }
 }

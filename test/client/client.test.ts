@@ -1,4 +1,5 @@
 // The TypeScript client against a real daemon: callbacks, async iteration, awaiting the result.
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExecutorClient } from '../../src/client/client.js';
 import { ERROR_CODES } from '../../src/errors.js';
@@ -60,6 +61,22 @@ describe.skipIf(needsRoot.skip)(`ExecutorClient ${needsRoot.reason}`, () => {
     const sub = await lonely.submit({ runtime: 'bash', code: 'true' }, { timeoutMs: 300 });
     await expect(sub.result).rejects.toMatchObject({ code: ERROR_CODES.CLIENT_TIMEOUT });
     await lonely.close();
+  });
+
+  it('says which results entry breaks the wire format, instead of a JSON error', async () => {
+    const id = unique('malformed');
+    const raw = new Redis(redisUrl());
+    try {
+      await raw.xadd(`executor:results:${id}`, '*', 'type', 'exit', 'result', '{not json');
+      const c = new ExecutorClient({ redis: redisUrl() });
+      try {
+        await expect(c.follow(id).result).rejects.toMatchObject({ code: ERROR_CODES.RESULT_MALFORMED, message: expect.stringMatching(new RegExp(`results entry \\d+-\\d+ of task ${id} is malformed`)) });
+      } finally {
+        await c.close();
+      }
+    } finally {
+      raw.disconnect();
+    }
   });
 
   it('follows a task submitted by someone else', async () => {

@@ -42,3 +42,16 @@ describe('artifactSaver', () => {
     }
   });
 });
+
+describe('artifactSaver with onRefused', () => {
+  it('skips a refused name and says so, instead of throwing', () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'saver-'));
+    const refused: string[] = [];
+    const save = artifactSaver(path.join(parent, 'out'), (err) => refused.push(err.message));
+    save({ type: 'file', path: 'z\\evil', data: Buffer.from('x'), part: 1, parts: 1 });
+    save({ type: 'file', path: 'ok.txt', data: Buffer.from('fine'), part: 1, parts: 1 });
+    expect(refused).toEqual([expect.stringMatching(/backslash/)]);
+    expect(fs.readdirSync(path.join(parent, 'out'))).toEqual(['ok.txt']);
+    fs.rmSync(parent, { recursive: true, force: true });
+  });
+});

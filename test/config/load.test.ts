@@ -136,5 +136,10 @@ describe('loadConfig', () => {
   it('never echoes the password of a bad Redis URL', () => {
     expect(() => loadConfig({ REDIS_URL: 'http://user:hunter2@host:1' })).toThrow(/^REDIS_URL="http:\/\/user:\*\*\*@host:1" is invalid/);
     expect(() => loadConfig({ REDIS_URL: 'http://:hunter2@host:1' })).not.toThrow(/hunter2/);
+    // Mistyped URLs too (a red-team review found these echoed whole).
+    for (const url of ['redis//:hunter2@host', 'redis:/:hunter2@host', 'redis://host:99999/?password=hunter2', 'hunter2@host']) {
+      expect(() => loadConfig({ REDIS_URL: url })).toThrow(/is invalid/);
+      expect(() => loadConfig({ REDIS_URL: url })).not.toThrow(/hunter2/);
+    }
   });
 });

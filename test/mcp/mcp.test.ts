@@ -172,6 +172,53 @@ describe.skipIf(needsRoot.skip)('agent-executor mcp', () => {
     }
   }, 60_000);
 
+  it('bounds what reaches the model: displays, images that are not images, artifacts', async () => {
+    const displays = await call(client, 'run_cell', { runtime: 'python', code: 'for i in range(300): display(i)\nclass Fake:\n    def _repr_png_(self): return b"not a png"\ndisplay(Fake())' });
+    const texts = displays.content.filter((c) => c.type === 'text');
+    expect(texts.filter((c) => c.text!.startsWith('display '))).toHaveLength(20);
+    expect(displays.content.filter((c) => c.type === 'image')).toHaveLength(0);
+    expect(text(displays)).toMatch(/displays not shown \(over this server's caps, or an image that is not one\): 21, 22, .*, and \d+ more/);
+    const sid = /session_id: ([\w-]+)/.exec(text(displays))![1]!;
+    await call(client, 'close_session', { session_id: sid });
+    const files = await call(client, 'run_code', { runtime: 'bash', code: 'mkdir -p out && for i in $(seq 100); do echo $i > out/f$i; done' });
+    expect(text(files)).toMatch(/artifacts left out by the executor: .*, and \d+ more/);
+    expect(JSON.stringify(files).length).toBeLessThan(50_000);
+  }, 60_000);
+
+  it('keeps at most --max-sessions open, says which, and closes them when the agent goes away', async () => {
+    const m = mcpClient(['--max-sessions', '1', '--result-timeout-ms', '8000']);
+    await m.client.connect(m.transport);
+    let sid: string;
+    try {
+      const first = await call(m.client, 'run_cell', { runtime: 'bash', code: 'A=1' });
+      sid = /session_id: ([\w-]+)/.exec(text(first))![1]!;
+      const second = await call(m.client, 'run_cell', { runtime: 'bash', code: 'B=1' });
+      expect(second.isError).toBe(true);
+      expect(text(second)).toContain(`already holds 1 open sessions (${sid})`);
+      expect(text(await call(m.client, 'run_cell', { session_id: sid, runtime: 'python', code: '1' }))).toMatch(/runs bash, not python/);
+      // A cell that outlives the server's wait: the answer names the session, which lives on.
+      const slow = await call(m.client, 'run_cell', { session_id: sid, runtime: 'bash', code: 'sleep 60' });
+      expect(text(slow)).toMatch(new RegExp(`the task was cancelled \\(session_id: ${sid}: the cell was interrupted, the session is still open\\)`));
+      expect(text(await call(m.client, 'run_cell', { session_id: sid, runtime: 'bash', code: 'echo $A' }))).toContain('--- stdout ---\n1\n');
+    } finally {
+      await m.client.close();
+    }
+    const state = await waitFor('the session to be closed with its server', async () => {
+      const r = await call(client, 'run_cell', { session_id: sid!, runtime: 'bash', code: 'true' });
+      return /has ended/.test(text(r)) ? text(r) : undefined;
+    }, 20_000);
+    expect(state).toMatch(/has ended \(closed\)/);
+  }, 90_000);
+
+  it('cancels the task when the agent cancels its request', async () => {
+    // Cancelled runs of this daemon so far (earlier tests cancel some): this one must add its own.
+    const cancelled = () => daemon.logs.filter((l) => l.msg === 'run finished' && l.status === 'cancelled');
+    const before = cancelled().length;
+    await expect(client.callTool({ name: 'run_code', arguments: { runtime: 'bash', code: 'sleep 20' } }, undefined, { timeout: 2000 })).rejects.toThrow(/timed out/i);
+    const finished = await waitFor('the abandoned run to be cancelled', () => cancelled()[before], 15_000);
+    expect(finished.wallMs as number).toBeLessThan(10_000);
+  }, 30_000);
+
   it('serves streamable HTTP on 127.0.0.1 behind a bearer token', async () => {
     const token = 'a-test-token-of-some-length';
     const child = spawn(process.execPath, [BIN, 'mcp', '--http', '0', '--redis-url', redisUrl(), '--stream', stream], {
@@ -184,8 +231,10 @@ describe.skipIf(needsRoot.skip)('agent-executor mcp', () => {
       const url = await waitFor('the server to listen', () => /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(stderr)?.[1]);
       expect((await fetch(url, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(401);
       expect((await fetch(url, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', authorization: 'Bearer wrong-token-of-some-length' } })).status).toBe(401);
+      expect((await fetch(url, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', authorization: `Basic ${token}` } })).status).toBe(401);
       const http = new Client({ name: 'test', version: '1' });
-      await http.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+      // The scheme is case-insensitive.
+      await http.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `bearer ${token}` } } }));
       try {
         expect((await http.listTools()).tools.map((t) => t.name).sort()).toEqual(['close_session', 'run_cell', 'run_code']);
         expect(text(await call(http, 'run_code', { runtime: 'bash', code: 'echo over-http' }))).toContain('over-http');

@@ -12,7 +12,7 @@ See the package's README for the guide; the wire format is the executors' README
 """
 
 from .aio import AsyncClient, AsyncSession, AsyncSubmission
-from .artifacts import artifact_saver, unsafe_artifact_path
+from .artifacts import ArtifactSkipped, artifact_saver, unsafe_artifact_path
 from .client import Client, Session, Submission
 from .errors import ErrorCode, ExecutorError, RunFailed
 from .results import (
@@ -36,7 +36,7 @@ from .results import (
 
 __all__ = [
     "AsyncClient", "AsyncSession", "AsyncSubmission", "Client", "Session", "Submission",
-    "ErrorCode", "ExecutorError", "RunFailed", "artifact_saver", "unsafe_artifact_path",
+    "ErrorCode", "ExecutorError", "RunFailed", "ArtifactSkipped", "artifact_saver", "unsafe_artifact_path",
     "LIMIT_STATUSES", "Artifact", "CellInfo", "Display", "DisplayPart", "Event", "Exit", "FilePart",
     "Limits", "Result", "SessionInfo", "SessionResult", "Started", "Stderr", "Stdout", "Sweep",
 ]

@@ -58,7 +58,7 @@ class Follower:
         for _key, entries in reply or []:  # type: ignore[union-attr]
             for entry_id, fields in entries:
                 self.last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-                event = decode_entry(self.task_id, fields)
+                event = decode_entry(self.task_id, fields, self.last_id)
                 if event is None:
                     continue
                 self._take(event)

@@ -21,6 +21,15 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 _NODES = re.compile(r"^$|^[^,\s]+:\d+(,[^,\s]+:\d+)*$")
 
 
+def without_password(url: str) -> str:
+    """The URL with anything before its last @ (but the scheme) and any password= hidden."""
+    at = url.rfind("@")
+    if at != -1:
+        scheme = re.match(r"[a-z][a-z0-9+.-]*:/{0,2}", url, re.I)
+        url = (scheme.group(0) if scheme else "") + "***" + url[at:]
+    return re.sub(r"(password=)[^&#]*", r"\1***", url, flags=re.I)
+
+
 def _config_error(message: str) -> ExecutorError:
     return ExecutorError(ErrorCode.CONFIG_INVALID, message)
 
@@ -73,8 +82,11 @@ def resolve(
         else:
             url = env.get("REDIS_URL") or DEFAULT_REDIS_URL
     if urlparse(url).scheme not in ("redis", "rediss", "unix"):
-        shown = re.sub(r"//([^@/]*):[^@/]*@", r"//\1:***@", url)
-        raise _config_error(f"the Redis URL {shown!r} must start with redis://, rediss:// or unix://")
+        raise _config_error(f"the Redis URL {without_password(url)!r} must start with redis://, rediss:// or unix://")
+    try:
+        urlparse(url).port
+    except ValueError as err:
+        raise _config_error(f"the Redis URL {without_password(url)!r} is invalid: {err}") from None
     nodes_text = env.get("REDIS_CLUSTER_NODES", "") if cluster_nodes is None else cluster_nodes
     if not _NODES.match(nodes_text):
         raise _config_error(f"REDIS_CLUSTER_NODES={nodes_text!r} must be host:port[,host:port...]")

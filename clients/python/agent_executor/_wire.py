@@ -238,8 +238,18 @@ def _fields(flat: Any) -> Dict[str, bytes]:
     return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat) - 1, 2)}
 
 
-def decode_entry(task_id: str, raw_fields: Any) -> Optional[Event]:
-    """One results entry as an event; None for a type this client does not know (a newer executor's)."""
+def decode_entry(task_id: str, raw_fields: Any, entry_id: str = "?") -> Optional[Event]:
+    """One results entry as an event; None for a type this client does not know (a newer executor's).
+
+    An entry that breaks the wire format raises EXEC_ERR_RESULT_MALFORMED, saying which.
+    """
+    try:
+        return _decode(task_id, raw_fields)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as err:
+        raise ExecutorError(ErrorCode.RESULT_MALFORMED, f"results entry {entry_id} of task {task_id} is malformed: {err}") from err
+
+
+def _decode(task_id: str, raw_fields: Any) -> Optional[Event]:
     f = _fields(raw_fields)
 
     def text(name: str, default: str = "") -> str:
@@ -248,7 +258,11 @@ def decode_entry(task_id: str, raw_fields: Any) -> Optional[Event]:
 
     def number(name: str, default: int) -> int:
         v = text(name)
-        return int(v) if v.lstrip("-").isdigit() else default
+        if v == "":
+            return default
+        if not re.fullmatch(r"[0-9]{1,15}", v):
+            raise ValueError(f"{name} is not a count: {v[:40]!r}")
+        return int(v)
 
     kind = text("type")
     attempt = number("attempt", 1)

@@ -13,7 +13,8 @@ import os
 import posixpath
 import re
 import sys
-from typing import Callable, Optional, Union
+import warnings
+from typing import Callable, List, Optional, Union
 
 from .errors import ErrorCode, ExecutorError
 from .results import FilePart
@@ -86,18 +87,77 @@ def _target(folder: Union[str, "os.PathLike[str]"], p: str) -> str:
 
 
 def save_file(folder: Union[str, "os.PathLike[str]"], p: str, data: bytes, append: bool = False) -> str:
-    """Write ``data`` as artifact ``p`` under ``folder`` (refusing unsafe paths); returns the file's path."""
+    """Write ``data`` as artifact ``p`` under ``folder``; returns the file's path.
+
+    Unsafe paths are refused (EXEC_ERR_ARTIFACT_PATH_REFUSED), and so is a path through a link
+    already in the folder: nothing is written through one, so a link someone left in the folder
+    cannot send an artifact elsewhere. An existing file of that name is replaced.
+    """
     target = _target(folder, p)
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    with open(target, "ab" if append else "wb") as f:
-        f.write(data)
+    root = os.path.abspath(folder)
+    os.makedirs(root, exist_ok=True)
+    if os.open not in os.supports_dir_fd or not hasattr(os, "O_NOFOLLOW"):
+        # No descriptor-relative calls here (Windows): the path checks above are what there is.
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "ab" if append else "wb") as f:
+            f.write(data)
+        return target
+    segments = p.split("/")
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for seg in segments[:-1]:
+            try:
+                os.mkdir(seg, 0o777, dir_fd=fd)
+            except FileExistsError:
+                pass
+            try:
+                inner = os.open(seg, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as err:
+                raise ExecutorError(ErrorCode.ARTIFACT_PATH_REFUSED, f"refusing artifact path {p!r}: {seg!r} in {root} is not a folder of its own ({err.strerror})") from err
+            os.close(fd)
+            fd = inner
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_APPEND if append else os.O_TRUNC)
+        try:
+            out = os.open(segments[-1], flags, 0o644, dir_fd=fd)
+        except OSError as err:
+            raise ExecutorError(ErrorCode.ARTIFACT_PATH_REFUSED, f"refusing artifact path {p!r}: cannot write it in {root} ({err.strerror})") from err
+        with os.fdopen(out, "wb") as f:
+            f.write(data)
+    finally:
+        os.close(fd)
     return target
 
 
+def _refused(err: ExecutorError) -> None:
+    warnings.warn(f"{err} (skipped)", ArtifactSkipped, stacklevel=3)
+
+
+class ArtifactSkipped(UserWarning):
+    """An artifact was not saved (its path was refused); the run's result is not affected."""
+
+
+def save_files(folder: Union[str, "os.PathLike[str]"], files: "dict[str, bytes]") -> List[str]:
+    """Save each file under ``folder``; a refused path is skipped with an ArtifactSkipped warning."""
+    saved: List[str] = []
+    for p, data in files.items():
+        try:
+            saved.append(save_file(folder, p, data))
+        except ExecutorError as err:
+            _refused(err)
+    return saved
+
+
 def artifact_saver(folder: Union[str, "os.PathLike[str]"]) -> Callable[[FilePart], None]:
-    """An ``on_file`` callback that writes each artifact under ``folder`` as its parts arrive."""
+    """An ``on_file`` callback that writes each artifact under ``folder`` as its parts arrive.
+
+    A snippet chooses its file names: one that is refused (see :func:`unsafe_artifact_path`) is
+    skipped with an :class:`ArtifactSkipped` warning, and the run's result comes all the same.
+    """
 
     def save(part: FilePart) -> None:
-        save_file(folder, part.path, part.data, append=part.part > 1)
+        try:
+            save_file(folder, part.path, part.data, append=part.part > 1)
+        except ExecutorError as err:
+            _refused(err)
 
     return save

@@ -32,6 +32,8 @@ class ErrorCode:
     """An artifact's path would be saved outside the chosen folder."""
     SESSION_UNSUPPORTED = "EXEC_ERR_SESSION_UNSUPPORTED"
     """A session cell was taken by an executor from before sessions: it ran without the session's state."""
+    RESULT_MALFORMED = "EXEC_ERR_RESULT_MALFORMED"
+    """A results entry breaks the wire format (written by something that is not an executor)."""
     SESSION_ID_TAKEN = "EXEC_ERR_SESSION_ID_TAKEN"
     """The first cell of a new session ran as a later cell: someone else had opened a session with that id."""
 

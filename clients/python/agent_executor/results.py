@@ -31,6 +31,8 @@ class Limits:
 
     @classmethod
     def from_wire(cls, d: Dict[str, Any]) -> "Limits":
+        if not isinstance(d, dict):
+            raise TypeError("limits is not an object")
         return cls(
             wall_ms=d.get("wallMs", 0),
             cpu_ms=d.get("cpuMs", 0),
@@ -239,13 +241,19 @@ class Result:
         return self
 
     def save_artifacts(self, folder: Union[str, "os.PathLike[str]"]) -> List[str]:
-        """Write the returned artifacts under ``folder`` (paths checked as :func:`artifact_saver` does)."""
-        from .artifacts import save_file
+        """Write the returned artifacts under ``folder``; returns the paths written.
 
-        return [save_file(folder, p, data) for p, data in self.files.items()]
+        Paths are checked as :func:`artifact_saver` does: a refused one is skipped with an
+        ``ArtifactSkipped`` warning, the others are saved.
+        """
+        from .artifacts import save_files
+
+        return save_files(folder, self.files)
 
     @classmethod
     def from_wire(cls, task_id: str, d: Dict[str, Any]) -> "Result":
+        if not isinstance(d, dict) or not isinstance(d.get("status"), str):
+            raise TypeError("the exit result is not an object with a status")
         sweep = d.get("sweep")
         session = d.get("session")
         return cls(

@@ -222,3 +222,10 @@ def test_a_timeout_on_a_stream_no_executor_reads_says_so(executor) -> None:
 def test_a_result_prints_short(client: Client) -> None:
     result = client.run("python", "print('x' * 5000)", timeout=30)
     assert len(repr(result)) < 600 and "xxxxx" not in repr(result)
+
+
+@pytest.mark.parametrize("url", ["http:/:hunter2@x", "redis://:hunter2@h:99999", "redis//:hunter2@h", "redis://h:99999/?password=hunter2"])
+def test_a_bad_url_is_refused_without_its_password(url: str) -> None:
+    with pytest.raises(ExecutorError) as raised:
+        Client(url)
+    assert raised.value.code == ErrorCode.CONFIG_INVALID and "hunter2" not in str(raised.value)

@@ -122,3 +122,63 @@ def test_windows_only_names_are_refused_for_windows() -> None:
 def test_plain_artifact_paths_are_written(path: str, tmp_path) -> None:
     with open(save_file(tmp_path, path, b"x"), "rb") as f:
         assert f.read() == b"x"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"type": "exit", "result": "{not json"},
+        {"type": "exit", "result": "null"},
+        {"type": "exit", "result": "[1,2]"},
+        {"type": "exit", "result": json.dumps({"status": "ok", "artifacts": ["x"]})},
+        {"type": "exit", "result": json.dumps({"status": "ok", "sweep": "x"})},
+        {"type": "started", "executor": "e", "attempt": "²", "limits": LIMITS},
+        {"type": "started", "executor": "e", "attempt": "1", "limits": "[]"},
+        {"type": "stdout", "data": b"x", "attempt": "9" * 5000},
+        {"type": "display", "mime": "text/plain", "data": b"x", "display": "1", "part": "¹"},
+    ],
+)
+def test_a_malformed_entry_is_one_clear_error(redis_url: str, entry: dict) -> None:
+    r = redis.Redis.from_url(redis_url)
+    task_id = f"w-{uuid.uuid4().hex[:8]}"
+    write(r, task_id, entry)
+    with Client(redis_url) as c:
+        with pytest.raises(ExecutorError, match=rf"results entry \d+-\d+ of task {task_id} is malformed") as raised:
+            c.follow(task_id).result(timeout=5)
+    assert raised.value.code == ErrorCode.RESULT_MALFORMED
+
+
+def test_a_refused_artifact_name_is_skipped_and_the_result_still_comes(redis_url: str, tmp_path) -> None:
+    from agent_executor import ArtifactSkipped, artifact_saver
+
+    r = redis.Redis.from_url(redis_url)
+    task_id = f"w-{uuid.uuid4().hex[:8]}"
+    file = lambda p, d: {"type": "file", "path": p, "data": d, "part": "1", "parts": "1", "attempt": "1"}
+    write(r, task_id, started(1), file("0\\\\x", b"evil"), file("report.txt", b"fine"), file("z\\\\evil", b"evil"), exit_entry(1))
+    with Client(redis_url) as c:
+        with pytest.warns(ArtifactSkipped, match="backslash"):
+            result = c.follow(task_id, on_file=artifact_saver(tmp_path / "streamed")).result(timeout=5)
+        assert result.status == "ok"
+        with pytest.warns(ArtifactSkipped):
+            saved = result.save_artifacts(tmp_path / "saved")
+    assert [p.rsplit("/", 1)[-1] for p in saved] == ["report.txt"]
+    assert sorted(p.name for p in (tmp_path / "streamed").iterdir()) == ["report.txt"]
+
+
+def test_the_saver_writes_through_no_link_left_in_the_folder(tmp_path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim").write_text("mine")
+    folder = tmp_path / "artifacts"
+    folder.mkdir()
+    (folder / "x").symlink_to(outside / "victim")
+    (folder / "d").symlink_to(outside)
+    for path in ("x", "d/new"):
+        with pytest.raises(ExecutorError) as raised:
+            save_file(folder, path, b"PWNED")
+        assert raised.value.code == ErrorCode.ARTIFACT_PATH_REFUSED
+    assert (outside / "victim").read_text() == "mine" and not (outside / "new").exists()
+    # A file where a folder is needed is refused too, not a crash.
+    save_file(folder, "a", b"1")
+    with pytest.raises(ExecutorError):
+        save_file(folder, "a/b", b"2")
