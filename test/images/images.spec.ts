@@ -284,7 +284,9 @@ describe.skipIf(dockerAvailable.skip)(`images built and run under gVisor ${docke
         'echo "users of 10001: $(getent passwd | awk -F: \'$3 == 10001\' | cut -d: -f1)"',
         'echo "owned by sandbox: $(find / -xdev -user sandbox 2>/dev/null | wc -l)"',
         'echo "dev dependencies: $(ls /opt/agent-executor/node_modules | grep -cE \'^(typescript|vitest|kubernetes-models|yaml)$\' || true)"',
-        'echo "mcp sdk: $(test -e /opt/agent-executor/node_modules/@modelcontextprotocol && echo yes || echo no)"',
+        // npm prune leaves the empty scope folder: what matters is the package and what it pulls in.
+        'echo "mcp sdk: $(test -e /opt/agent-executor/node_modules/@modelcontextprotocol/sdk && echo yes || echo no)"',
+        'echo "mcp sdk dependencies: $(ls /opt/agent-executor/node_modules | grep -cE \'^(express|hono|cors|eventsource|jose)$\' || true)"',
         'echo "mcp command: $(agent-executor mcp 2>&1 </dev/null | head -c 200)"',
         'echo "apt lists: $(find /var/lib/apt/lists -mindepth 1 -maxdepth 1 ! -name partial ! -name lock | wc -l)"',
         'echo "npm in python image: $(test -e /usr/local/bin/npm && echo yes || echo no)"',
@@ -298,6 +300,7 @@ describe.skipIf(dockerAvailable.skip)(`images built and run under gVisor ${docke
       expect(r.stdout).toContain('apt lists: 0\n');
       // The MCP server runs beside the agent: the image leaves its SDK out and says so when asked.
       expect(r.stdout).toContain('mcp sdk: no\n');
+      expect(r.stdout).toContain('mcp sdk dependencies: 0\n');
       expect(r.stdout).toMatch(/mcp command: agent-executor: agent-executor mcp needs @modelcontextprotocol\/sdk/);
       if (kind === 'python') expect(r.stdout).toContain('npm in python image: no\n');
       expect(r.stdout).toContain('cli ok\n');
