@@ -84,15 +84,23 @@ export function registerTools(server: McpServer, client: ExecutorClient, caps: M
       } else if (session !== undefined && session.runtime !== input.runtime) {
         return errorResult(`session ${session_id} runs ${session.runtime}, not ${input.runtime}`);
       }
+      const opening = session === undefined;
       if (session === undefined) session = sessions.open(input.runtime, { runtime: input.runtime, ...(input.limits ? { limits: input.limits } : {}) });
       if (session === undefined) return tooMany(sessions);
       const sid = session.handle.id;
       const c = emptyCollected();
       const { runtime: _runtime, code, ...options } = input;
-      const sub = await session.handle.run(code, { id: randomUUID(), ...options, ...collector(c) });
+      let sub;
+      try {
+        sub = await session.handle.run(code, { id: randomUUID(), ...options, ...collector(c) });
+      } catch (err) {
+        if (opening) sessions.forget(sid);
+        throw err;
+      }
       const outcome = await settle(sub, () => client.cancel(sub.id), caps.resultTimeoutMs, extra.signal);
-      // A session that ended, or never opened (its first cell was rejected), is not kept.
-      if (!('timedOut' in outcome || 'aborted' in outcome) && (outcome.session?.ended || c.started === undefined)) sessions.forget(sid);
+      // A session that ended, or never opened (its first cell was rejected), is not kept; a later
+      // cell that was rejected leaves its session as it was.
+      if (!('timedOut' in outcome || 'aborted' in outcome) && (outcome.session?.ended || (opening && c.started === undefined))) sessions.forget(sid);
       return answer(sub.id, outcome, c, caps, sid);
     }),
   );

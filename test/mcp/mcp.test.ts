@@ -196,6 +196,9 @@ describe.skipIf(needsRoot.skip)('agent-executor mcp', () => {
       expect(second.isError).toBe(true);
       expect(text(second)).toContain(`already holds 1 open sessions (${sid})`);
       expect(text(await call(m.client, 'run_cell', { session_id: sid, runtime: 'python', code: '1' }))).toMatch(/runs bash, not python/);
+      // A later cell the executor rejects leaves the session open, and still counted.
+      expect(text(await call(m.client, 'run_cell', { session_id: sid, runtime: 'bash', code: 'true', limits: { memoryBytes: 100_000_000 } }))).toMatch(/^status: rejected/);
+      expect(text(await call(m.client, 'run_cell', { runtime: 'bash', code: 'true' }))).toContain(`already holds 1 open sessions (${sid})`);
       // A cell that outlives the server's wait: the answer names the session, which lives on.
       const slow = await call(m.client, 'run_cell', { session_id: sid, runtime: 'bash', code: 'sleep 60' });
       expect(text(slow)).toMatch(new RegExp(`the task was cancelled \\(session_id: ${sid}: the cell was interrupted, the session is still open\\)`));
