@@ -23,15 +23,9 @@ use strict;
 # Options, comma-separated: pidns, proc (mount a /proc of our own), seccomp, arch=x64|arm64,
 # shm=<bytes> (the SysV shared memory cap), fsize=<bytes> (the file size limit), places=<a:b>
 # (the folders to look in for a file that reached it), nice=<n> (the run's CPU priority),
-# mounts=<fstab> (the run's private tmpfs mounts, percent-escaped) and lo (bring the loopback
-# interface up). With uid=<n>,gid=<n> the child also does what bash, setpriv and env -i did after
-# it (three execs less per start: ~6 ms natively, ~40 ms under gVisor): closes every descriptor
-# above keepfd=<n>, sets rlimits=<resource>.<soft>.<hard>/..., drops to the sandbox uid and gid
-# with no groups, no capabilities and no_new_privs, and execs the command with exactly the first
-# envc=<n> arguments (NAME=value) as its environment.
+# mounts=<fstab> (the run's private tmpfs mounts) and lo (bring the loopback interface up).
 my ($status_fd, $options, @argv) = @ARGV;
 my %option = map { my ($k, $v) = split(/=/, $_, 2); ($k => $v // 1) } split(/,/, $options);
-$option{mounts} =~ s/%([0-9A-Fa-f]{2})/chr(hex($1))/ge if defined $option{mounts};
 my $arm = ($option{arch} // '') eq 'arm64';
 my ($EINTR, $WNOHANG) = (4, 1);
 open(my $status, '>&=', $status_fd) or die "run-init: status fd $status_fd: $!\n";
@@ -86,10 +80,7 @@ if ($child == 0) {
     loopback_up() if $option{lo};
     # A set-up failure is the launcher's (126), never mistaken for the snippet's own exit status.
     if ($option{seccomp} && !eval { install_seccomp(); 1 }) { print STDERR $@; exit 126; }
-    if (defined $option{uid} && !eval { enter_sandbox(); 1 }) { print STDERR $@; exit 126; }
-    exec { $argv[0] } @argv;
-    print STDERR "$argv[0]: $!\n";
-    exit 127;
+    exec { $argv[0] } @argv or exit 127;
 }
 # A session's cells are interrupted with SIGINT to the snippet's process group, which this process
 # shares: it must not end the init (a handler, unlike SIG_IGN, is not passed on to the child).
@@ -163,43 +154,6 @@ sub loopback_up {
     my $ifr = pack('a16 s x22', 'lo', 0);
     ioctl($s, 0x8913, $ifr) or return;
     ioctl($s, 0x8914, pack('a16 s x22', 'lo', unpack('x16 s', $ifr) | 1));
-}
-
-# The rest of the launcher, as root until the uid switch: no descriptor of the daemon's, the run's
-# rlimits, the sandbox uid and gid without groups or capabilities, no_new_privs (a setuid binary
-# cannot raise privileges), and the run's environment alone (which until now no process of ours
-# had: see LAUNCHER_ENV in launcher.ts). Every step is checked: a failure is the launcher's.
-sub enter_sandbox {
-    my %n = $arm
-        ? (close => 57, prlimit => 261, setgroups => 159, setresgid => 149, setresuid => 147, prctl => 167, capset => 91)
-        : (close => 3, prlimit => 302, setgroups => 116, setresgid => 119, setresuid => 117, prctl => 157, capset => 126);
-    # The daemon may itself have inherited descriptors without close-on-exec (from its parent, the
-    # container runtime, a CI harness); none of them may reach the snippet.
-    my $keep = ($option{keepfd} // 2) + 0;
-    opendir(my $dir, '/proc/self/fd') or die "run-init: /proc/self/fd: $!\n";
-    my @fds = grep { /^\d+$/ && $_ > $keep } readdir($dir);
-    closedir($dir);
-    # The listing's own descriptor is among them, closed already: EBADF is expected for it.
-    syscall($n{close}, $_ + 0) for @fds;
-    for (split(/\//, $option{rlimits} // '')) {
-        my ($resource, $soft, $hard) = map { $_ + 0 } split(/\./, $_);
-        syscall($n{prlimit}, 0, $resource, pack('Q Q', $soft, $hard), 0) == 0 or die "run-init: rlimit $resource: $!\n";
-    }
-    my ($uid, $gid) = ($option{uid} + 0, $option{gid} + 0);
-    syscall($n{setgroups}, 0, 0) == 0 or die "run-init: setgroups: $!\n";
-    syscall($n{setresgid}, $gid, $gid, $gid) == 0 or die "run-init: setresgid: $!\n";
-    syscall($n{setresuid}, $uid, $uid, $uid) == 0 or die "run-init: setresuid: $!\n";
-    die "run-init: still uid $< / $>\n" if $< != $uid || $> != $uid;
-    # PR_SET_NO_NEW_PRIVS; PR_CAP_AMBIENT_CLEAR_ALL (best effort: older kernels have no ambient set).
-    syscall($n{prctl}, 38, 1, 0, 0, 0) == 0 or die "run-init: no_new_privs: $!\n";
-    syscall($n{prctl}, 47, 4, 0, 0, 0);
-    # capset(v3): nothing effective, permitted or inheritable (the uid switch cleared the first two).
-    my $header = pack('L l', 0x20080522, 0);
-    my $data = pack('L6', (0) x 6);
-    syscall($n{capset}, $header, $data) == 0 or die "run-init: capset: $!\n";
-    my @env = splice(@argv, 0, ($option{envc} // 0) + 0);
-    %ENV = ();
-    for (@env) { my ($k, $v) = split(/=/, $_, 2); $ENV{$k} = $v; }
 }
 
 sub install_seccomp {

@@ -5,20 +5,18 @@
 //                              new mount, network (loopback only), IPC and PID namespaces
 //   perl run-init.pl           the run's init (root's; see sandbox/run-init.ts): PID 1 of the
 //                              run's namespace, or a subreaper where that cannot be had; it forks
-//                              the snippet's first process, which sets the run's CPU priority,
-//                              mounts fresh, size-limited /tmp, /var/tmp, /dev/shm, /run/lock (from
-//                              a table written at start-up), brings up the loopback (loopback
-//                              only: local servers a snippet starts for itself work), applies a
-//                              seccomp filter (no keyrings, no user namespaces), closes every
-//                              inherited descriptor above stderr, sets the rlimits (processes, open
-//                              files, file size, core dumps, CPU, address space), drops to the
-//                              sandbox uid/gid (no supplementary groups, no capabilities,
-//                              no_new_privs: setuid binaries cannot raise privileges) and execs
-//                              the interpreter with the run's environment and nothing else; the
-//                              init reaps everything and reports the snippet's exit
+//                              the next step, which sets the run's CPU priority, mounts fresh,
+//                              size-limited /tmp, /var/tmp, /dev/shm, /run/lock (from a table
+//                              written at start-up), brings up the loopback (loopback only: local
+//                              servers a snippet starts for itself work), and applies a seccomp
+//                              filter (no keyrings, no user namespaces); the init reaps everything
+//                              and reports the snippet's exit
+//   bash -c '...'              close every inherited descriptor above stderr; rlimits (ulimit):
+//                              processes, open files, file size, core dumps, CPU, address space
+//   setpriv                    sandbox uid/gid, no supplementary groups, no capabilities,
+//                              no_new_privs (setuid binaries cannot raise privileges)
+//   env -i NAME=value...       the run's environment, and nothing else, from here on
 //
-// Without a sandbox user of its own (EXECUTOR_ALLOW_SHARED_USER: no init, no uid switch) a shell
-// does the descriptors and rlimits, and `env -i` the environment.
 // Steps the machine does not allow (see capabilities.ts) are left out, and the daemon says so.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -77,33 +75,21 @@ export function statusFd(plan: Pick<IsolationPlan, 'keepHandoffFd'>): number {
   return plan.keepHandoffFd ? 4 : 3;
 }
 
-/** The only environment the launcher's own tools (root, until the uid switch) ever see. */
+/** The only environment the launcher's own tools (root, until setpriv) ever see. */
 export const LAUNCHER_ENV: Readonly<Record<string, string>> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
 
 /**
  * The command that runs `argv` with exactly the environment `env`, isolated as `plan` says. Spawn
  * it with LAUNCHER_ENV: the run's environment (which holds the task's own variables) reaches no
- * process before the switch to the sandbox user — in perl, the dynamic loader or the tools' own
- * PATH lookups, variables such as PERL5OPT, LD_PRELOAD or PATH would run a task's code as root.
- * The init's child applies it last, after the switch, as the exec's whole environment (without
- * a sandbox user: `env -i`).
+ * process before the switch to the sandbox user — in bash, the dynamic loader or the tools' own
+ * PATH lookups, variables such as BASH_ENV, LD_PRELOAD or PATH would run a task's code as root.
+ * It is applied last, by `env -i` running as the sandbox user.
  */
 export function wrapCommand(argv: readonly string[], env: Readonly<Record<string, string>>, plan: IsolationPlan): string[] {
   const dedicated = plan.identity.mode === 'dedicated';
-  const assignments = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  if (!dedicated) {
-    // The daemon may itself have inherited descriptors without close-on-exec (from its parent,
-    // the container runtime, a CI harness); none of them may reach the snippet.
-    const script = [
-      `for fd in /proc/self/fd/*; do fd=\${fd##*/}; [ "$fd" -gt ${keptFd(plan)} ] 2>/dev/null && exec {fd}>&-; done`,
-      ...rlimitCommands(plan).map((c) => `${c} || exit 126`),
-      'exec env -i -- "$@"',
-    ].join('\n');
-    return ['/bin/bash', '--noprofile', '--norc', '-c', script, 'sandbox', ...assignments, ...argv];
-  }
-  const mounts = plan.capabilities.privateMounts && plan.mountTable !== undefined;
-  const netns = plan.capabilities.networkNamespace && !plan.network;
-  const ipcns = plan.capabilities.ipcNamespace;
+  const mounts = dedicated && plan.capabilities.privateMounts && plan.mountTable !== undefined;
+  const netns = dedicated && plan.capabilities.networkNamespace && !plan.network;
+  const ipcns = dedicated && plan.capabilities.ipcNamespace;
   const pidns = usesPidNamespace(plan);
   const namespaces = [
     ...(mounts ? ['--mount', '--propagation', 'private'] : []),
@@ -113,70 +99,50 @@ export function wrapCommand(argv: readonly string[], env: Readonly<Record<string
     ...(pidns ? ['--pid', '--fork', '--kill-child'] : []),
   ];
   const unshare = namespaces.length > 0 ? ['unshare', ...namespaces, '--'] : [];
+  const initMounts = mounts && !plan.mountTable!.includes(',');
   const initOptions = [...(pidns ? ['pidns', 'proc'] : []), 'seccomp', `arch=${process.arch}`, ...(ipcns ? [`shm=${plan.limits.memoryBytes}`] : []),
     `fsize=${plan.limits.fileSizeBytes}`,
     `nice=${plan.nice ?? SNIPPET_NICE}`,
-    // The init mounts the private tmpfs folders and brings up the loopback itself (no mount(8),
-    // no ip(8)); the table's path is percent-escaped, so a comma in it cannot split the options.
-    ...(mounts ? [`mounts=${encodeURIComponent(plan.mountTable!)}`] : []),
+    // The init mounts the private tmpfs folders and brings up the loopback itself (one fork and
+    // exec less each); a table path the option list cannot carry is left to mount(8).
+    ...(initMounts ? [`mounts=${plan.mountTable}`] : []),
     ...(netns ? ['lo'] : []),
     // Folder names are passed whole: one with a comma or colon is simply not searched.
     `places=${plan.privateDirs.filter((d) => !/[,:]/.test(d)).join(':')}`,
-    // And what bash, setpriv and env -i did after it (three execs less per start).
-    `keepfd=${keptFd(plan)}`,
-    `rlimits=${runRlimits(plan).map((r) => `${r.resource}.${r.soft}.${r.hard}`).join('/')}`,
-    `uid=${plan.identity.uid}`,
-    `gid=${plan.identity.gid}`,
-    `envc=${assignments.length}`,
   ];
-  return [...unshare, 'perl', '-e', RUN_INIT_SCRIPT, '--', String(statusFd(plan)), initOptions.join(','), ...assignments, ...argv];
+  const init = dedicated ? ['perl', '-e', RUN_INIT_SCRIPT, '--', String(statusFd(plan)), initOptions.join(',')] : [];
+  const drop = dedicated
+    ? ['setpriv', `--reuid=${plan.identity.uid}`, `--regid=${plan.identity.gid}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--']
+    : [];
+  const script = [
+    ...(mounts && !initMounts ? [`mount -n -a -T ${sq(plan.mountTable!)} || exit 126`] : []),
+    // The daemon may itself have inherited descriptors without close-on-exec (from its parent,
+    // the container runtime, a CI harness); none of them may reach the snippet.
+    `for fd in /proc/self/fd/*; do fd=\${fd##*/}; [ "$fd" -gt ${plan.keepHandoffFd ? 3 : 2} ] 2>/dev/null && exec {fd}>&-; done`,
+    // rlimits with the shell's builtin rather than prlimit(1): one exec less per start (an exec
+    // costs ~4 ms here, tens of ms under gVisor). Set as root before setpriv, inherited across it.
+    ...rlimitCommands(plan).map((c) => `${c} || exit 126`),
+    `exec ${drop.map(sq).join(' ')} env -i -- "$@"`,
+  ].join('\n');
+  const assignments = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return [...unshare, ...init, '/bin/bash', '--noprofile', '--norc', '-c', script, 'sandbox', ...assignments, ...argv];
 }
-
-/** The highest inherited descriptor a run keeps: stderr, or the standby's handoff channel. */
-function keptFd(plan: Pick<IsolationPlan, 'keepHandoffFd'>): number {
-  return plan.keepHandoffFd ? 3 : 2;
-}
-
-/** One rlimit of a run: the resource's number (the same on x86_64 and arm64), soft and hard. */
-export interface RunRlimit {
-  resource: number;
-  soft: number;
-  hard: number;
-}
-
-const RLIMIT = { cpu: 0, fsize: 1, core: 4, nproc: 6, nofile: 7, as: 9 } as const;
 
 /**
- * The rlimits a run gets: two runs with equal lists get identical limits. File size and address
- * space in whole KiB (rounded up), as the shell's ulimit sets them.
+ * The rlimits a run gets, as bash `ulimit` commands (both limits unless -S): two runs with equal
+ * lists get identical limits. File size and address space go in whole KiB, rounded up.
  */
-export function runRlimits(plan: Pick<IsolationPlan, 'limits' | 'identity' | 'addressSpaceBytes'>): RunRlimit[] {
+export function rlimitCommands(plan: Pick<IsolationPlan, 'limits' | 'identity' | 'addressSpaceBytes'>): string[] {
   const l = plan.limits;
-  const kib = (bytes: number) => Math.ceil(bytes / 1024) * 1024;
+  const kib = (bytes: number) => Math.ceil(bytes / 1024);
   // RLIMIT_CPU is per process and in whole seconds: a backstop behind the sampled budget over the
   // whole tree, set just above it so the sampler normally acts first.
   const cpuSoft = Math.ceil(l.cpuMs / 1000) + 1;
-  const both = (resource: number, value: number) => ({ resource, soft: value, hard: value });
-  return [
-    both(RLIMIT.nofile, l.openFiles),
-    both(RLIMIT.fsize, kib(l.fileSizeBytes)),
-    both(RLIMIT.core, 0),
-    { resource: RLIMIT.cpu, soft: cpuSoft, hard: cpuSoft + 1 },
-    // RLIMIT_NPROC counts every process of the uid: only meaningful for a user of the sandbox's own.
-    ...(plan.identity.mode === 'dedicated' ? [both(RLIMIT.nproc, l.processes)] : []),
-    ...(plan.addressSpaceBytes > 0 ? [both(RLIMIT.as, kib(plan.addressSpaceBytes))] : []),
-  ];
-}
-
-/** The rlimits of runRlimits as bash `ulimit` commands (the shared-user launcher; and a standby's fingerprint). */
-export function rlimitCommands(plan: Pick<IsolationPlan, 'limits' | 'identity' | 'addressSpaceBytes'>): string[] {
-  const flag: Record<number, string> = { [RLIMIT.nofile]: '-n', [RLIMIT.fsize]: '-f', [RLIMIT.core]: '-c', [RLIMIT.cpu]: '-t', [RLIMIT.nproc]: '-u', [RLIMIT.as]: '-v' };
-  // ulimit counts file size and address space in KiB.
-  const value = (r: RunRlimit, v: number) => (r.resource === RLIMIT.fsize || r.resource === RLIMIT.as ? v / 1024 : v);
-  const limits = runRlimits(plan);
-  const hard = limits.map((r) => `${flag[r.resource]} ${value(r, r.hard)}`).join(' ');
-  const softer = limits.filter((r) => r.soft !== r.hard).map((r) => `${flag[r.resource]} ${value(r, r.soft)}`).join(' ');
-  return [`ulimit ${hard}`, ...(softer ? [`ulimit -S ${softer}`] : [])];
+  const both = [`-n ${l.openFiles}`, `-f ${kib(l.fileSizeBytes)}`, '-c 0', `-t ${cpuSoft + 1}`];
+  // RLIMIT_NPROC counts every process of the uid: only meaningful for a user of the sandbox's own.
+  if (plan.identity.mode === 'dedicated') both.push(`-u ${l.processes}`);
+  if (plan.addressSpaceBytes > 0) both.push(`-v ${kib(plan.addressSpaceBytes)}`);
+  return [`ulimit ${both.join(' ')}`, `ulimit -S -t ${cpuSoft}`];
 }
 
 /**
@@ -199,4 +165,7 @@ export function writeMountTable(dir: string, privateDirs: readonly string[], tmp
   return file;
 }
 
-
+/** Single-quote for /bin/sh. */
+function sq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
