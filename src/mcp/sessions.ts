@@ -27,9 +27,9 @@ export class SessionRegistry {
   }
 
   /** A new session's handle, or undefined when `max` are open already. */
-  open(runtime: string, options: Parameters<ExecutorClient['session']>[0]): KnownSession | undefined {
+  open(options: Parameters<ExecutorClient['session']>[0]): KnownSession | undefined {
     if (this.known.size >= this.max) return undefined;
-    const s = { handle: this.client.session({ ...options, runtime }), runtime };
+    const s = { handle: this.client.session(options), runtime: options.runtime };
     this.known.set(s.handle.id, s);
     return s;
   }

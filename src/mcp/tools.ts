@@ -85,7 +85,7 @@ export function registerTools(server: McpServer, client: ExecutorClient, caps: M
         return errorResult(`session ${session_id} runs ${session.runtime}, not ${input.runtime}`);
       }
       const opening = session === undefined;
-      if (session === undefined) session = sessions.open(input.runtime, { runtime: input.runtime, ...(input.limits ? { limits: input.limits } : {}) });
+      if (session === undefined) session = sessions.open({ runtime: input.runtime, ...(input.limits ? { limits: input.limits } : {}) });
       if (session === undefined) return tooMany(sessions);
       const sid = session.handle.id;
       const c = emptyCollected();
