@@ -8,8 +8,7 @@ import type { ProcessScope } from '../sandbox/process-scope.js';
 import { delay } from '../util/timeout.js';
 import type { CpuMeter } from './cpu-meter.js';
 import { memoryOutsideRss } from './memory.js';
-
-const MIN_SAMPLE_MS = 5;
+import { nextSample } from './sample-schedule.js';
 
 export type BudgetReason = 'timeout' | 'cpu_limit' | 'memory_limit';
 
@@ -41,25 +40,30 @@ async function sampleUsage(w: BudgetWatch): Promise<BudgetReason | undefined> {
   // The first sample waits one interval: most snippets are done before it, and a scan of /proc at
   // the start would only compete with the snippet for the CPU.
   let wait = w.intervalMs;
+  // Between two decisions the loop spends more than its wait and its sample: the memory check, and
+  // timers that fire late when the run starves the daemon (gVisor does not honour the run's lower
+  // priority). That extra, smoothed, is what the next wait makes room for.
+  let extraMs = 0;
+  let decidedAt: number | undefined;
   for (;;) {
     await delay(wait, w.stop);
     if (w.stop.aborted) return undefined;
-    wait = w.intervalMs;
     try {
       const started = performance.now();
       const usage = await meter.sample(() => w.scope.members());
       const now = performance.now();
-      const rate = (usage.cpuMs - last.cpuMs) / Math.max(1, now - last.at);
-      // A sample takes time (much more under gVisor, where /proc is slow), and the tree keeps
-      // burning meanwhile: act when the budget will be gone before the next sample could show it,
-      // and otherwise sample again when it would run out at the current rate, if that is sooner.
       const sampleMs = now - started;
-      if (usage.cpuMs + rate * sampleMs >= limits.cpuMs) return 'cpu_limit';
+      if (decidedAt !== undefined) extraMs = (extraMs + Math.max(0, now - decidedAt - wait - sampleMs)) / 2;
+      decidedAt = now;
+      const rate = (usage.cpuMs - last.cpuMs) / Math.max(1, now - last.at);
+      const next = nextSample({ usedMs: usage.cpuMs, limitMs: limits.cpuMs, rate, sampleMs, extraMs: extraMs, intervalMs: w.intervalMs });
+      if (next === 'stop') return 'cpu_limit';
+      wait = next;
       if (usage.rssBytes > limits.memoryBytes) return 'memory_limit';
       if (usage.rssBytes + (await memoryOutsideRss(usage.members, w.initPid, w.privateDirs)) > limits.memoryBytes) return 'memory_limit';
-      if (rate > 0) wait = Math.max(MIN_SAMPLE_MS, Math.min(w.intervalMs, (limits.cpuMs - usage.cpuMs) / rate - sampleMs));
       last = { at: now, cpuMs: usage.cpuMs };
     } catch (err) {
+      wait = w.intervalMs;
       w.log.warn({ err }, 'usage sample failed');
     }
   }
