@@ -125,7 +125,7 @@ export class ExecutorClient {
   session(options: SessionOptions): SessionHandle {
     return new SessionHandle(
       {
-        store: this.store,
+        route: (sessionId, body) => this.reach(() => this.store.submit(sessionId, body)),
         submit: (input, o) => this.submit(input, o),
         serialise: (input) => {
           const { task, body } = this.serialise(input);
@@ -164,7 +164,7 @@ export class ExecutorClient {
 
   /** Follow the results of a task submitted earlier (or by someone else). */
   follow(id: string, options: FollowOptions = {}): Submission {
-    return new Submission(id, this.takeReader(), options, this.keyPrefix);
+    return new Submission(id, this.takeReader(), options, this.keyPrefix, (command) => this.reach(command));
   }
 
   // Each submission follows its results on a connection of its own (the read blocks). One is kept

@@ -46,6 +46,8 @@ export class Submission implements AsyncIterable<ResultEvent> {
     options: FollowOptions = {},
     /** The executors' EXECUTOR_KEY_PREFIX. */
     private readonly keyPrefix = DEFAULT_KEY_PREFIX,
+    /** Runs each read, turning a lost connection into the client's CLIENT_UNREACHABLE. */
+    private readonly reach: <T>(command: () => Promise<T>) => Promise<T> = (command) => command(),
   ) {
     let failStarted: (err: unknown) => void = () => undefined;
     this.started = new Promise((resolve, reject) => {
@@ -102,7 +104,7 @@ export class Submission implements AsyncIterable<ResultEvent> {
         const left = deadline - Date.now();
         if (left <= 0) throw new ExecutorError(ERROR_CODES.CLIENT_TIMEOUT, `no result for task ${this.id} within ${o.timeoutMs} ms`);
         const block = Math.max(1, Math.min(BLOCK_MS, left));
-        const reply = (await redis.xreadBuffer('COUNT', 1000, 'BLOCK', block, 'STREAMS', key, lastId)) as StreamReply;
+        const reply = (await this.reach(() => redis.xreadBuffer('COUNT', 1000, 'BLOCK', block, 'STREAMS', key, lastId))) as StreamReply;
         for (const [entryId, fields] of reply?.[0]?.[1] ?? []) {
           lastId = entryId.toString();
           let event: ResultEvent | undefined;

@@ -39,8 +39,8 @@ export interface CellOptions extends FollowOptions {
 
 /** What the client lends a session: how to send a task and follow it, and its Redis. */
 export interface SessionTransport {
-  /** The session's record and streams (the direct route). */
-  store: SessionStore;
+  /** Hand a later cell to the session's executor by the direct route (SessionStore.submit). */
+  route(sessionId: string, body: string): ReturnType<SessionStore['submit']>;
   /** Validate and enqueue on the task stream, then follow (ExecutorClient.submit). */
   submit(input: TaskInput, options: FollowOptions): Promise<Submission>;
   /** Validate and serialise a task without sending it. */
@@ -97,7 +97,7 @@ export class SessionHandle {
     this.opened = true;
     if (!first) {
       const { id: taskId, body } = this.t.serialise(input);
-      if ('queued' in (await this.t.store.submit(this.id, body))) return this.t.follow(taskId, followOptions);
+      if ('queued' in (await this.t.route(this.id, body))) return this.t.follow(taskId, followOptions);
       // Not open (ended, or not opened yet): the task stream routes it, or answers it session_ended.
       return this.t.submit({ ...input, id: taskId }, followOptions);
     }

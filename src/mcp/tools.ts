@@ -160,8 +160,6 @@ async function guarded(call: () => Promise<ToolResult>): Promise<ToolResult> {
   } catch (err) {
     if (err instanceof Refused) return errorResult(err.message);
     if (err instanceof ExecutorError) return errorResult(`${err.message} (${err.code})`);
-    // ioredis gives up on a command once Redis has been away for its retries.
-    if (/max retries|Connection is closed|ECONNREFUSED/i.test((err as Error).message)) return errorResult(`cannot reach Redis: ${(err as Error).message}`);
     return errorResult(`the server failed: ${(err as Error).message}`);
   }
 }

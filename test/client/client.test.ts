@@ -1,6 +1,7 @@
 // The TypeScript client against a real daemon: callbacks, async iteration, awaiting the result.
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startPrivateRedis } from '../../dev/redis-server.js';
 import { ExecutorClient } from '../../src/client/client.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import type { ResultEvent } from '../../src/protocol/result.js';
@@ -61,6 +62,18 @@ describe.skipIf(needsRoot.skip)(`ExecutorClient ${needsRoot.reason}`, () => {
     const sub = await lonely.submit({ runtime: 'bash', code: 'true' }, { timeoutMs: 300 });
     await expect(sub.result).rejects.toMatchObject({ code: ERROR_CODES.CLIENT_TIMEOUT });
     await lonely.close();
+  });
+
+  it('reports a Redis that goes away while a task is followed as CLIENT_UNREACHABLE, naming the address', async () => {
+    const server = await startPrivateRedis();
+    const c = new ExecutorClient({ redis: server.url, stream: unique('nobody-reads') });
+    try {
+      const sub = await c.submit({ runtime: 'bash', code: 'true' }, { timeoutMs: 20_000 });
+      await server.stop();
+      await expect(sub.result).rejects.toMatchObject({ code: ERROR_CODES.CLIENT_UNREACHABLE, message: expect.stringMatching(new RegExp(`^cannot reach Redis at 127\\.0\\.0\\.1:${server.port}: `)) });
+    } finally {
+      await c.close();
+    }
   });
 
   it('says which results entry breaks the wire format, instead of a JSON error', async () => {
