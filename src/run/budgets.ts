@@ -40,9 +40,10 @@ async function sampleUsage(w: BudgetWatch): Promise<BudgetReason | undefined> {
   // The first sample waits one interval: most snippets are done before it, and a scan of /proc at
   // the start would only compete with the snippet for the CPU.
   let wait = w.intervalMs;
-  // Between two decisions the loop spends more than its wait and its sample: the memory check, and
-  // timers that fire late when the run starves the daemon (gVisor does not honour the run's lower
-  // priority). That extra, smoothed, is what the next wait makes room for.
+  // Between two decisions the loop spends more than its wait and its sample: above all the memory
+  // check, which under gVisor, beside a run's busy threads (it does not honour their lower priority),
+  // took 12-68 ms of a loop that came back 85-150 ms after a 50 ms wait. That extra, smoothed, is
+  // what the next wait makes room for.
   let extraMs = 0;
   let decidedAt: number | undefined;
   for (;;) {
@@ -56,7 +57,7 @@ async function sampleUsage(w: BudgetWatch): Promise<BudgetReason | undefined> {
       if (decidedAt !== undefined) extraMs = (extraMs + Math.max(0, now - decidedAt - wait - sampleMs)) / 2;
       decidedAt = now;
       const rate = (usage.cpuMs - last.cpuMs) / Math.max(1, now - last.at);
-      const next = nextSample({ usedMs: usage.cpuMs, limitMs: limits.cpuMs, rate, sampleMs, extraMs: extraMs, intervalMs: w.intervalMs });
+      const next = nextSample({ usedMs: usage.cpuMs, limitMs: limits.cpuMs, rate, sampleMs, extraMs, intervalMs: w.intervalMs });
       if (next === 'stop') return 'cpu_limit';
       wait = next;
       if (usage.rssBytes > limits.memoryBytes) return 'memory_limit';

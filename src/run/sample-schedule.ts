@@ -14,7 +14,7 @@ export interface SampleState {
   sampleMs: number;
   /**
    * How much longer than its wait and one sample the sampler takes from one decision to the next
-   * (timers firing late, the memory check), wall ms.
+   * (the memory check, timers firing late), wall ms.
    */
   extraMs: number;
   /** The longest wait between samples. */
@@ -29,8 +29,8 @@ export interface SampleState {
  * extra time and one more sample later; the wait is chosen so that it comes as the budget runs out.
  * When even the shortest wait would land past that moment, the nearer of now and then is taken:
  * the run ends a little before or a little after its budget, by at most half that span of CPU.
- * Natively the span is a few ms; under gVisor a busy sandbox delays the daemon's timers by
- * 50-150 ms, and waiting as if they were punctual overshot by 500 ms of CPU and more.
+ * Natively the span is a few ms; under gVisor, beside a run's busy threads, a 50 ms wait came back
+ * 85-150 ms later, and waiting as if only the wait passed overshot by 500 ms of CPU and more.
  */
 export function nextSample(s: SampleState): 'stop' | number {
   if (s.rate <= 0) return s.usedMs >= s.limitMs ? 'stop' : s.intervalMs;
